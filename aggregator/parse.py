@@ -1,0 +1,209 @@
+"""Parse stage: fetched bytes to a ``ParsedFeed``.
+
+feedparser is always handed an ``io.BytesIO`` plus the response headers: never a URL and
+never a bare ``str``/``bytes``, which it would treat as a path or URL and read itself
+(POLITENESS_AND_SECURITY.md 2.1). Nothing of feedparser leaves this module.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+from defusedxml import ElementTree as SafeET
+
+from aggregator.errors import ErrorClass, ParseError
+from aggregator.model import Enclosure, MediaItem, ParsedEntry, ParsedFeed, Text
+
+# feedparser's own sanitizer and relative-URI resolver redo work that the extractor does
+# anyway (it reduces HTML to plain text and resolves URLs itself), and they are the bulk of
+# feedparser's time on HTML-heavy feeds; the extractor is the one place that cleans.
+_PARSE_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": False}
+
+_DAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
+
+# Headers that feedparser reads; Content-Encoding is dropped on purpose: the body we hand
+# over is already decoded (POLITENESS_AND_SECURITY.md 1.8).
+_PASSED_HEADERS = ("content-type", "content-language", "content-location")
+
+
+def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse one fetched document.
+
+    Raises ``ParseError`` when the body is empty or is not a feed at all (an HTML page, an
+    unrelated XML document). A feed that is not well-formed but still yields a feed is
+    returned with ``bozo=True``.
+    """
+    if not body.strip():
+        raise ParseError(url, ErrorClass.PARSE, "empty body")
+    response_headers = {"content-location": url}
+    for name in _PASSED_HEADERS:
+        if headers and name in headers:
+            response_headers[name] = headers[name]
+    try:
+        result = feedparser.parse(io.BytesIO(body), response_headers=response_headers,
+                                  **_PARSE_OPTIONS)
+    except Exception as err:  # feedparser bugs on hostile input must not kill a run
+        raise ParseError(url, ErrorClass.PARSE, f"feedparser failed: {err!r}") from err
+    version = result.get("version") or ""
+    entries = result.get("entries") or []
+    if not version and not entries:
+        reason = result.get("bozo_exception")
+        raise ParseError(url, ErrorClass.PARSE, f"not a feed ({reason or 'no feed element'})")
+    feed = result.get("feed") or {}
+    skip_hours, skip_days = _skip_hints(body)
+    return ParsedFeed(
+        url=url,
+        title=_str(feed.get("title")),
+        link=_str(feed.get("link")),
+        language=_str(feed.get("language")),
+        version=version,
+        bozo=bool(result.get("bozo")),
+        bozo_message=str(result.get("bozo_exception") or "")[:500],
+        ttl_minutes=_int(feed.get("ttl")),
+        sy_update_period=_str(feed.get("sy_updateperiod")).strip().lower(),
+        sy_update_frequency=_int(feed.get("sy_updatefrequency")),
+        skip_hours=skip_hours,
+        skip_days=skip_days,
+        entries=tuple(_entry(e, url) for e in entries),
+    )
+
+
+def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
+    title = _text(e.get("title_detail"), e.get("title"))
+    summary = _text(e.get("summary_detail"), e.get("summary"))
+    content = tuple(_text(c, None) for c in e.get("content") or () if isinstance(c, Mapping))
+    base = ""
+    for detail in (e.get("summary_detail"), e.get("title_detail")):
+        if isinstance(detail, Mapping) and detail.get("base"):
+            base = str(detail["base"])
+            break
+    guid = _str(e.get("id"))
+    link = _str(e.get("link"))
+    # feedparser copies a permalink guid into ``link`` when the item has none.
+    guid_is_permalink = bool(e.get("guidislink"))
+    credits = e.get("media_credit") or ()
+    credit = ""
+    for c in credits if isinstance(credits, list) else ():
+        if isinstance(c, Mapping) and _str(c.get("content")).strip():
+            credit = _str(c.get("content")).strip()
+            break
+    image = e.get("image")
+    itunes_image = _str(image.get("href")) if isinstance(image, Mapping) else ""
+    return ParsedEntry(
+        guid=guid,
+        guid_is_permalink=guid_is_permalink,
+        link=link,
+        orig_link=_str(e.get("feedburner_origlink")),
+        title=title,
+        summary=summary,
+        content=content,
+        published=_datetime(e.get("published_parsed")),
+        updated=_datetime(e.get("updated_parsed")),
+        media_content=tuple(_media(m) for m in _dicts(e.get("media_content"))),
+        media_thumbnails=tuple(_media(m) for m in _dicts(e.get("media_thumbnail"))),
+        media_credit=credit,
+        enclosures=tuple(
+            Enclosure(url=_str(x.get("href")), mime_type=_str(x.get("type")),
+                      length=_int(x.get("length")))
+            for x in _dicts(e.get("enclosures"))
+            if x.get("href")
+        ),
+        itunes_image=itunes_image,
+        categories=tuple(
+            _str(t.get("term") or t.get("label")).strip()
+            for t in _dicts(e.get("tags"))
+            if _str(t.get("term") or t.get("label")).strip()
+        ),
+        base_url=base or feed_url,
+    )
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, Mapping)]
+
+
+def _media(m: Mapping[str, Any]) -> MediaItem:
+    return MediaItem(
+        url=_str(m.get("url")),
+        medium=_str(m.get("medium")).lower(),
+        mime_type=_str(m.get("type")).lower(),
+        width=_int(m.get("width")),
+        height=_int(m.get("height")),
+    )
+
+
+def _text(detail: Any, fallback: Any) -> Text:
+    if isinstance(detail, Mapping):
+        return Text(_str(detail.get("value")), _str(detail.get("type")) or "text/html")
+    return Text(_str(fallback), "text/html")
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+_SKIP_RE = re.compile(rb"<(?:\w+:)?skip(?:Hours|Days)\b")
+
+
+def _skip_hints(body: bytes) -> tuple[frozenset[int], frozenset[str]]:
+    """Read RSS ``skipHours``/``skipDays`` ourselves: feedparser keeps only the last value.
+
+    Parsed with defusedxml (entities forbidden); any problem means "no hint".
+    """
+    if not _SKIP_RE.search(body):
+        return frozenset(), frozenset()
+    try:
+        root = SafeET.fromstring(body, forbid_dtd=False, forbid_entities=True)
+    except Exception:  # hints are optional: a document we cannot read gives none
+        return frozenset(), frozenset()
+    hours: set[int] = set()
+    days: set[str] = set()
+    for parent in root.iter():
+        parent_tag = _local(parent.tag)
+        if parent_tag not in ("skipHours", "skipDays"):
+            continue
+        for el in parent:
+            text = (el.text or "").strip()
+            if parent_tag == "skipHours" and _local(el.tag) == "hour" and text.isdigit():
+                if 0 <= int(text) <= 23:
+                    hours.add(int(text))
+            elif parent_tag == "skipDays" and _local(el.tag) == "day":
+                if text.lower() in _DAYS:
+                    days.add(text.lower())
+    return frozenset(hours), frozenset(days)
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+__all__ = ["parse_feed"]
