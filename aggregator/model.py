@@ -15,7 +15,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date as Date
+from datetime import datetime
 from pathlib import Path
 
 from aggregator.errors import ErrorClass
@@ -247,5 +248,65 @@ class Article:
     identity: str  # the dedup key: canonical URL, "guid:<guid>" or "hash:<hex>"
     identity_rule: IdentityRule
     slug: str
-    local_date: date  # the publishedDate day, used in the file name and permalink
+    local_date: Date  # the publishedDate day, used in the file name and permalink
     guid: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Store
+
+
+class EntryStatus(enum.StrEnum):
+    PENDING = "pending"  # committed, its file not yet durable
+    WRITTEN = "written"  # its file is durable and recorded
+    SEEN = "seen"  # marked seen without a file (run --catchup)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedForUpdate:
+    """A claimed feed as the store hands it to the pipeline."""
+
+    id: int
+    key: str  # the configured URL: ties the store row to the configuration
+    url: str  # the URL to fetch (differs from key after a permanent redirect)
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    consecutive_failures: int = 0
+    quiet_polls: int = 0
+    next_check_at: datetime | None = None
+    last_success_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdateIntent:
+    """What the pipeline decided about one feed after a poll; the store applies it."""
+
+    feed_id: int
+    checked_at: datetime
+    next_check_at: datetime
+    http_status: int | None
+    ok: bool
+    consecutive_failures: int
+    quiet_polls: int
+    retired: bool = False
+    error_class: str | None = None
+    error_message: str = ""
+    # Validators and body hash: None means "keep what is stored".
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    new_url: str | None = None  # a permanent redirect to record (old URL kept in history)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryForWrite:
+    """An entry whose file is to be written (new, recovered after a crash, or rebuilt)."""
+
+    id: int
+    identity: str
+    file_name: str
+    article: Article
+    status: EntryStatus
+    rendered_hash: str | None = None  # hash of the bytes last written, None if never

@@ -47,8 +47,9 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
         if headers and name in headers:
             response_headers[name] = headers[name]
     try:
-        result = feedparser.parse(io.BytesIO(body), response_headers=response_headers,
-                                  **_PARSE_OPTIONS)
+        result = feedparser.parse(
+            io.BytesIO(body), response_headers=response_headers, **_PARSE_OPTIONS
+        )
     except Exception as err:  # feedparser bugs on hostile input must not kill a run
         raise ParseError(url, ErrorClass.PARSE, f"feedparser failed: {err!r}") from err
     version = result.get("version") or ""
@@ -110,8 +111,9 @@ def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
         media_thumbnails=tuple(_media(m) for m in _dicts(e.get("media_thumbnail"))),
         media_credit=credit,
         enclosures=tuple(
-            Enclosure(url=_str(x.get("href")), mime_type=_str(x.get("type")),
-                      length=_int(x.get("length")))
+            Enclosure(
+                url=_str(x.get("href")), mime_type=_str(x.get("type")), length=_int(x.get("length"))
+            )
             for x in _dicts(e.get("enclosures"))
             if x.get("href")
         ),
@@ -196,9 +198,8 @@ def _skip_hints(body: bytes) -> tuple[frozenset[int], frozenset[str]]:
             if parent_tag == "skipHours" and _local(el.tag) == "hour" and text.isdigit():
                 if 0 <= int(text) <= 23:
                     hours.add(int(text))
-            elif parent_tag == "skipDays" and _local(el.tag) == "day":
-                if text.lower() in _DAYS:
-                    days.add(text.lower())
+            elif parent_tag == "skipDays" and _local(el.tag) == "day" and text.lower() in _DAYS:
+                days.add(text.lower())
     return frozenset(hours), frozenset(days)
 
 

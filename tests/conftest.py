@@ -21,7 +21,9 @@ def corpus_dir() -> Path:
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    raise RuntimeError("the corpus is missing: set AGGREGATOR_CORPUS or put shared/ beside the repo")
+    raise RuntimeError(
+        "the corpus is missing: set AGGREGATOR_CORPUS or put shared/ beside the repo"
+    )
 
 
 @pytest.fixture
@@ -33,3 +35,55 @@ def server() -> Iterator[LoopbackServer]:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return corpus_dir()
+
+
+POSTGRESQL_URL_ENV = "AGGREGATOR_TEST_POSTGRESQL_URL"
+DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgresql_base_url() -> str | None:
+    """The PostgreSQL server for tests, or None when there is none (skip; fail under CI)."""
+    url = os.environ.get(POSTGRESQL_URL_ENV)
+    required = bool(url) or bool(os.environ.get("CI"))
+    url = url or DEFAULT_POSTGRESQL_URL
+    try:
+        import psycopg
+
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn, connect_timeout=3):
+            pass
+    except Exception as err:
+        if required:
+            pytest.fail(f"PostgreSQL is required here but unreachable at {url}: {err}")
+        return None
+    return url
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A fresh, empty schema on the test PostgreSQL server, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    base = postgresql_base_url()
+    if base is None:
+        pytest.skip(f"no PostgreSQL server (set {POSTGRESQL_URL_ENV})")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs against a real SQLite file and a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgresql_url"))

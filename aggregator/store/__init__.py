@@ -1,0 +1,735 @@
+"""The SQL store: feeds' HTTP and scheduling state, and every entry seen.
+
+SQLAlchemy is imported only inside this package. One ``Store`` serves SQLite (the embedded
+default, WAL) and PostgreSQL; the dialect differences live in ``_engine.py`` and in the two
+``_insert`` variants below. Every public method is one short transaction.
+
+Claims: which feeds are due is state here, never in a process's memory. A claim sets
+``claimed_until`` (a lease) in one transaction: ``BEGIN IMMEDIATE`` on SQLite (one writer at
+a time, so no upgrade deadlock), ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (workers skip each
+other's rows). A worker that dies simply lets its lease expire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+from aggregator.errors import SchemaBehindError, StoreError
+from aggregator.model import (
+    Article,
+    EntryForWrite,
+    EntryStatus,
+    FeedConfig,
+    FeedForUpdate,
+    FeedUpdateIntent,
+    IdentityRule,
+)
+from aggregator.store._engine import create_engine_for_url
+from aggregator.store.migrate import SchemaState, schema_state, upgrade
+from aggregator.store.schema import entries, feed_url_history, feeds, page_images
+
+_BATCH = 500
+T = TypeVar("T")
+
+
+def identity_hash(identity: str) -> str:
+    return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An entry to insert: its article, and the variant to use if its file name is taken."""
+
+    article: Article
+    file_name: str
+    alt_article: Article
+    alt_file_name: str
+    content_hash: str
+    status: EntryStatus = EntryStatus.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """What the store knows of an entry already seen (for update decisions)."""
+
+    id: int
+    identity: str
+    feed_id: int | None
+    file_name: str
+    status: EntryStatus
+    content_hash: str
+    rendered_hash: str | None
+    rewrites: int
+    article: Article
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """One row of ``aggregator status``."""
+
+    key: str
+    url: str
+    name: str
+    in_config: bool
+    retired: bool
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    next_check_at: datetime | None
+    last_status: int | None
+    last_error_class: str | None
+    last_error_message: str | None
+    consecutive_failures: int
+    articles_written: int
+
+
+class Store:
+    """All reads and writes of the database. Build it with ``Store.open(url)``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        return cls(create_engine_for_url(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def schema_state(self) -> SchemaState:
+        return self._guard(lambda: schema_state(self.engine))
+
+    def upgrade(self) -> None:
+        self._guard(lambda: upgrade(self.engine))
+
+    def ensure_schema(self) -> None:
+        """Create the schema on an empty database; refuse one that is behind or unknown."""
+        state = self.schema_state()
+        if state is SchemaState.EMPTY:
+            self.upgrade()
+        elif state is SchemaState.BEHIND:
+            raise SchemaBehindError(
+                "the database schema is older than this version of aggregator: "
+                "run `aggregator db upgrade --config FILE` first"
+            )
+        elif state is SchemaState.AHEAD:
+            raise SchemaBehindError(
+                "the database schema is newer than this version of aggregator: upgrade it"
+            )
+
+    # -- feeds --------------------------------------------------------------------------------
+
+    def sync_feeds(self, configured: Sequence[FeedConfig], *, now: datetime) -> None:
+        """Make the feeds table follow the configuration (the source of truth)."""
+        wanted = {f.url: f for f in configured}
+
+        def work() -> None:
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(feeds.c.id, feeds.c.key, feeds.c.name, feeds.c.in_config)
+                ).all()
+                known = {r.key: r for r in rows}
+                for key, row in known.items():
+                    feed = wanted.get(key)
+                    if feed is None and row.in_config:
+                        conn.execute(
+                            update(feeds).where(feeds.c.id == row.id).values(in_config=False)
+                        )
+                    elif feed is not None and (not row.in_config or row.name != feed.name):
+                        conn.execute(
+                            update(feeds)
+                            .where(feeds.c.id == row.id)
+                            .values(in_config=True, name=feed.name)
+                        )
+                new = [f for key, f in wanted.items() if key not in known]
+                if new:
+                    conn.execute(
+                        self._insert(feeds).on_conflict_do_nothing(),
+                        [
+                            {
+                                "key": f.url,
+                                "url": f.url,
+                                "name": f.name,
+                                "in_config": True,
+                                "created_at": now,
+                                "next_check_at": now,
+                                "quiet_polls": 0,
+                                "consecutive_failures": 0,
+                                "retired": False,
+                                "articles_written": 0,
+                            }
+                            for f in new
+                        ],
+                    )
+
+        self._guard(work)
+
+    def claim_due_feeds(
+        self,
+        *,
+        now: datetime,
+        worker: str,
+        lease: timedelta,
+        limit: int,
+        keys: Iterable[str] | None = None,
+        force: bool = False,
+        exclude_ids: Iterable[int] = (),
+    ) -> list[FeedForUpdate]:
+        """Claim up to ``limit`` due feeds (or, with ``force``, any unclaimed feed)."""
+        conditions = [
+            feeds.c.in_config.is_(True),
+            feeds.c.retired.is_(False),
+            or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until <= now),
+        ]
+        if not force:
+            conditions.append(or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
+        if keys is not None:
+            conditions.append(feeds.c.key.in_(list(keys)))
+        excluded = list(exclude_ids)
+        if excluded:
+            conditions.append(feeds.c.id.not_in(excluded))
+        query = (
+            select(feeds)
+            .where(and_(*conditions))
+            .order_by(feeds.c.next_check_at.nulls_first(), feeds.c.id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+
+        def work() -> list[FeedForUpdate]:
+            with self.engine.begin() as conn:
+                rows = conn.execute(query).all()
+                if not rows:
+                    return []
+                conn.execute(
+                    update(feeds)
+                    .where(feeds.c.id.in_([r.id for r in rows]))
+                    .values(claimed_until=now + lease, claimed_by=worker)
+                )
+            return [
+                FeedForUpdate(
+                    id=r.id,
+                    key=r.key,
+                    url=r.url,
+                    name=r.name,
+                    etag=r.etag,
+                    last_modified=r.last_modified,
+                    body_hash=r.body_hash,
+                    consecutive_failures=r.consecutive_failures,
+                    quiet_polls=r.quiet_polls,
+                    next_check_at=r.next_check_at,
+                    last_success_at=r.last_success_at,
+                )
+                for r in rows
+            ]
+
+        return self._guard(work)
+
+    def release_claims(self, worker: str) -> None:
+        def work() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(feeds)
+                    .where(feeds.c.claimed_by == worker)
+                    .values(claimed_until=None, claimed_by=None)
+                )
+
+        self._guard(work)
+
+    def record_poll(self, intent: FeedUpdateIntent, *, articles_written: int = 0) -> None:
+        """Apply a poll's outcome and release the feed's claim."""
+        values: dict[str, Any] = {
+            "last_checked_at": intent.checked_at,
+            "next_check_at": intent.next_check_at,
+            "last_status": intent.http_status,
+            "consecutive_failures": intent.consecutive_failures,
+            "quiet_polls": intent.quiet_polls,
+            "retired": intent.retired,
+            "last_error_class": intent.error_class,
+            "last_error_message": intent.error_message[:2000] or None,
+            "claimed_until": None,
+            "claimed_by": None,
+            "articles_written": feeds.c.articles_written + articles_written,
+        }
+        if intent.ok:
+            values["last_success_at"] = intent.checked_at
+        if intent.etag is not None:
+            values["etag"] = intent.etag
+        if intent.last_modified is not None:
+            values["last_modified"] = intent.last_modified
+        if intent.body_hash is not None:
+            values["body_hash"] = intent.body_hash
+
+        def work() -> None:
+            with self.engine.begin() as conn:
+                if intent.new_url is not None:
+                    old = conn.execute(
+                        select(feeds.c.url).where(feeds.c.id == intent.feed_id)
+                    ).scalar_one()
+                    taken = conn.execute(
+                        select(feeds.c.id).where(
+                            feeds.c.url == intent.new_url, feeds.c.id != intent.feed_id
+                        )
+                    ).first()
+                    if old != intent.new_url and taken is None:
+                        conn.execute(
+                            feed_url_history.insert().values(
+                                feed_id=intent.feed_id,
+                                old_url=old,
+                                new_url=intent.new_url,
+                                changed_at=intent.checked_at,
+                            )
+                        )
+                        values["url"] = intent.new_url
+                conn.execute(update(feeds).where(feeds.c.id == intent.feed_id).values(**values))
+
+        self._guard(work)
+
+    def feed_statuses(self) -> list[FeedStatus]:
+        def work() -> list[FeedStatus]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(feeds).order_by(feeds.c.name)).all()
+            return [
+                FeedStatus(
+                    key=r.key,
+                    url=r.url,
+                    name=r.name,
+                    in_config=r.in_config,
+                    retired=r.retired,
+                    last_checked_at=r.last_checked_at,
+                    last_success_at=r.last_success_at,
+                    next_check_at=r.next_check_at,
+                    last_status=r.last_status,
+                    last_error_class=r.last_error_class,
+                    last_error_message=r.last_error_message,
+                    consecutive_failures=r.consecutive_failures,
+                    articles_written=r.articles_written,
+                )
+                for r in rows
+            ]
+
+        return self._guard(work)
+
+    def url_history(self, key: str) -> list[tuple[str, str, datetime]]:
+        def work() -> list[tuple[str, str, datetime]]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(
+                        feed_url_history.c.old_url,
+                        feed_url_history.c.new_url,
+                        feed_url_history.c.changed_at,
+                    )
+                    .join(feeds, feeds.c.id == feed_url_history.c.feed_id)
+                    .where(feeds.c.key == key)
+                    .order_by(feed_url_history.c.id)
+                ).all()
+            return [(r.old_url, r.new_url, r.changed_at) for r in rows]
+
+        return self._guard(work)
+
+    # -- entries ------------------------------------------------------------------------------
+
+    def stored_entries(self, identities: Iterable[str]) -> dict[str, StoredEntry]:
+        """The entries already known among ``identities``, by identity."""
+        by_hash = {identity_hash(i): i for i in identities}
+
+        def work() -> dict[str, StoredEntry]:
+            found: dict[str, StoredEntry] = {}
+            hashes = list(by_hash)
+            with self.engine.connect() as conn:
+                for start in range(0, len(hashes), _BATCH):
+                    chunk = hashes[start : start + _BATCH]
+                    for r in conn.execute(
+                        select(entries).where(entries.c.identity_hash.in_(chunk))
+                    ):
+                        found[r.identity] = _stored(r)
+            return found
+
+        return self._guard(work)
+
+    def add_entries(
+        self, feed_id: int, new: Sequence[NewEntry], *, now: datetime, lease: timedelta
+    ) -> list[EntryForWrite]:
+        """Insert the entries not seen before; return those inserted as pending, leased.
+
+        An entry whose identity exists already is skipped (the same article in two feeds
+        gives one file). A file name already used by another entry makes the entry take its
+        alternative (hash-suffixed) name.
+        """
+
+        def work() -> list[EntryForWrite]:
+            inserted: list[EntryForWrite] = []
+            with self.engine.begin() as conn:
+                todo = list(new)
+                for _attempt in range(3):
+                    if not todo:
+                        break
+                    names = [n.file_name for n in todo] + [n.alt_file_name for n in todo]
+                    taken = set(
+                        conn.execute(
+                            select(entries.c.file_name).where(entries.c.file_name.in_(names))
+                        ).scalars()
+                    )
+                    rows, chosen = [], {}
+                    for n in todo:
+                        use_alt = n.file_name in taken
+                        article = n.alt_article if use_alt else n.article
+                        name = n.alt_file_name if use_alt else n.file_name
+                        if name in taken:
+                            continue  # both names taken: only a hash clash; skip it
+                        taken.add(name)
+                        h = identity_hash(article.identity)
+                        chosen[h] = (n, article, name)
+                        rows.append(
+                            {
+                                "identity_hash": h,
+                                "identity": article.identity,
+                                "identity_rule": article.identity_rule.value,
+                                "guid": article.guid or None,
+                                "feed_id": feed_id,
+                                "source_url": article.source_url,
+                                "file_name": name,
+                                "article": article_to_json(article),
+                                "content_hash": n.content_hash,
+                                "status": n.status.value,
+                                "lease_until": now + lease
+                                if n.status is EntryStatus.PENDING
+                                else None,
+                                "first_seen_at": now,
+                                "rewrites": 0,
+                                "written_at": now if n.status is EntryStatus.SEEN else None,
+                            }
+                        )
+                    if not rows:
+                        break
+                    result = conn.execute(
+                        self._insert(entries)
+                        .on_conflict_do_nothing()
+                        .returning(entries.c.id, entries.c.identity_hash),
+                        rows,
+                    )
+                    done = {r.identity_hash: r.id for r in result}
+                    for h, entry_id in done.items():
+                        n, article, name = chosen[h]
+                        if n.status is EntryStatus.PENDING:
+                            inserted.append(
+                                EntryForWrite(
+                                    id=entry_id,
+                                    identity=article.identity,
+                                    file_name=name,
+                                    article=article,
+                                    status=EntryStatus.PENDING,
+                                )
+                            )
+                    missing = [h for h in chosen if h not in done]
+                    if not missing:
+                        break
+                    # Not inserted: its identity exists (fine), or a concurrent worker took
+                    # the file name in between (PostgreSQL): retry those with fresh names.
+                    existing = set(
+                        conn.execute(
+                            select(entries.c.identity_hash).where(
+                                entries.c.identity_hash.in_(missing)
+                            )
+                        ).scalars()
+                    )
+                    todo = [chosen[h][0] for h in missing if h not in existing]
+            return inserted
+
+        return self._guard(work)
+
+    def mark_written(
+        self, written: Sequence[tuple[int, str]], *, now: datetime, feed_id: int | None = None
+    ) -> None:
+        """Record files as durable: (entry id, sha256 of the bytes written)."""
+        if not written:
+            return
+
+        def work() -> None:
+            with self.engine.begin() as conn:
+                for entry_id, rendered in written:
+                    conn.execute(
+                        update(entries)
+                        .where(entries.c.id == entry_id)
+                        .values(
+                            status=EntryStatus.WRITTEN.value,
+                            rendered_hash=rendered,
+                            written_at=now,
+                            lease_until=None,
+                        )
+                    )
+                if feed_id is not None:
+                    conn.execute(
+                        update(feeds)
+                        .where(feeds.c.id == feed_id)
+                        .values(articles_written=feeds.c.articles_written + len(written))
+                    )
+
+        self._guard(work)
+
+    def rename_entry(self, entry_id: int, file_name: str, article: Article) -> bool:
+        """Move a pending entry to another file name; False if that name is taken."""
+
+        def work() -> bool:
+            with self.engine.begin() as conn:
+                if (
+                    conn.execute(
+                        select(entries.c.id).where(entries.c.file_name == file_name)
+                    ).first()
+                    is not None
+                ):
+                    return False
+                conn.execute(
+                    update(entries)
+                    .where(entries.c.id == entry_id)
+                    .values(file_name=file_name, article=article_to_json(article))
+                )
+                return True
+
+        return self._guard(work)
+
+    def update_entry(
+        self,
+        entry_id: int,
+        *,
+        article: Article,
+        content_hash: str,
+        rendered_hash: str | None,
+        now: datetime,
+        rewritten: bool,
+    ) -> None:
+        """Record an upstream change (and the new file's hash when it was rewritten)."""
+
+        def work() -> None:
+            values: dict[str, Any] = {
+                "article": article_to_json(article),
+                "content_hash": content_hash,
+                "updated_at": now,
+            }
+            if rewritten:
+                values["rendered_hash"] = rendered_hash
+                values["rewrites"] = entries.c.rewrites + 1
+            with self.engine.begin() as conn:
+                conn.execute(update(entries).where(entries.c.id == entry_id).values(**values))
+
+        self._guard(work)
+
+    def claim_pending_entries(
+        self,
+        *,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 1000,
+    ) -> list[EntryForWrite]:
+        """Pending entries whose lease expired (their writer died): lease them to us."""
+        query = (
+            select(entries)
+            .where(
+                entries.c.status == EntryStatus.PENDING.value,
+                or_(entries.c.lease_until.is_(None), entries.c.lease_until <= now),
+            )
+            .order_by(entries.c.id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+
+        def work() -> list[EntryForWrite]:
+            with self.engine.begin() as conn:
+                rows = conn.execute(query).all()
+                if rows:
+                    conn.execute(
+                        update(entries)
+                        .where(entries.c.id.in_([r.id for r in rows]))
+                        .values(lease_until=now + lease)
+                    )
+            return [
+                EntryForWrite(
+                    id=r.id,
+                    identity=r.identity,
+                    file_name=r.file_name,
+                    article=article_from_json(r.article),
+                    status=EntryStatus(r.status),
+                    rendered_hash=r.rendered_hash,
+                )
+                for r in rows
+            ]
+
+        return self._guard(work)
+
+    def written_entries(self, *, after_id: int = 0, limit: int = 1000) -> list[EntryForWrite]:
+        """Written entries in id order, for ``rebuild``."""
+
+        def work() -> list[EntryForWrite]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(entries)
+                    .where(entries.c.status == EntryStatus.WRITTEN.value, entries.c.id > after_id)
+                    .order_by(entries.c.id)
+                    .limit(limit)
+                ).all()
+            return [
+                EntryForWrite(
+                    id=r.id,
+                    identity=r.identity,
+                    file_name=r.file_name,
+                    article=article_from_json(r.article),
+                    status=EntryStatus(r.status),
+                    rendered_hash=r.rendered_hash,
+                )
+                for r in rows
+            ]
+
+        return self._guard(work)
+
+    def count_entries(self) -> dict[str, int]:
+        def work() -> dict[str, int]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(entries.c.status, func.count()).group_by(entries.c.status)
+                ).all()
+            return {r[0]: int(r[1]) for r in rows}
+
+        return self._guard(work)
+
+    # -- article page images ------------------------------------------------------------------
+
+    def cached_page_image(self, url: str) -> str | None:
+        def work() -> str | None:
+            with self.engine.connect() as conn:
+                value = conn.execute(
+                    select(page_images.c.image_url).where(
+                        page_images.c.url_hash == identity_hash(url)
+                    )
+                ).scalar_one_or_none()
+            return value
+
+        return self._guard(work)
+
+    def cache_page_image(self, url: str, image_url: str, *, now: datetime) -> None:
+        def work() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    self._insert(page_images).on_conflict_do_nothing(),
+                    [
+                        {
+                            "url_hash": identity_hash(url),
+                            "url": url,
+                            "image_url": image_url,
+                            "fetched_at": now,
+                        }
+                    ],
+                )
+
+        self._guard(work)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _insert(self, table: Any) -> Any:
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _guard(self, work: Callable[[], T]) -> T:
+        """Translate database errors at this edge; bugs surface as they are."""
+        try:
+            return work()
+        except (OperationalError, DBAPIError) as err:
+            raise StoreError(f"database error: {_one_line(err)}") from err
+        except SQLAlchemyError as err:
+            raise StoreError(f"database error: {_one_line(err)}") from err
+
+
+def _one_line(err: Exception) -> str:
+    text = str(getattr(err, "orig", None) or err)
+    return " ".join(text.split())[:500]
+
+
+def _stored(r: Any) -> StoredEntry:
+    return StoredEntry(
+        id=r.id,
+        identity=r.identity,
+        feed_id=r.feed_id,
+        file_name=r.file_name,
+        status=EntryStatus(r.status),
+        content_hash=r.content_hash,
+        rendered_hash=r.rendered_hash,
+        rewrites=r.rewrites,
+        article=article_from_json(r.article),
+    )
+
+
+def article_to_json(a: Article) -> str:
+    return json.dumps(
+        {
+            "title": a.title,
+            "date": a.date.isoformat(),
+            "published_date": a.published_date,
+            "summary": a.summary,
+            "importance": a.importance,
+            "source_url": a.source_url,
+            "tags": list(a.tags),
+            "permalink": a.permalink,
+            "image_url": a.image_url,
+            "image_credit": a.image_credit,
+            "identity": a.identity,
+            "identity_rule": a.identity_rule.value,
+            "slug": a.slug,
+            "local_date": a.local_date.isoformat(),
+            "guid": a.guid,
+        },
+        ensure_ascii=False,
+    )
+
+
+def article_from_json(text: str) -> Article:
+    d = json.loads(text)
+    return Article(
+        title=d["title"],
+        date=datetime.fromisoformat(d["date"]),
+        published_date=d["published_date"],
+        summary=d["summary"],
+        importance=d["importance"],
+        source_url=d["source_url"],
+        tags=tuple(d["tags"]),
+        permalink=d["permalink"],
+        image_url=d["image_url"],
+        image_credit=d["image_credit"],
+        identity=d["identity"],
+        identity_rule=IdentityRule(d["identity_rule"]),
+        slug=d["slug"],
+        local_date=date.fromisoformat(d["local_date"]),
+        guid=d.get("guid", ""),
+    )
+
+
+__all__ = [
+    "FeedStatus",
+    "NewEntry",
+    "SchemaState",
+    "Store",
+    "StoredEntry",
+    "article_from_json",
+    "article_to_json",
+    "identity_hash",
+    "new_worker_id",
+]

@@ -1,0 +1,115 @@
+"""Write stage: article files, atomically and durably, inside the output folder only.
+
+Order (POLITENESS_AND_SECURITY.md 2.11): temporary file in the same folder (a dot name that
+does not end in ``.md``, so a site build ignores it) → write → fsync → ``os.replace`` →
+fsync of the folder. Only then does the caller mark the entry written in the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from aggregator.errors import OutputError
+from aggregator.model import Article
+
+MAX_NAME_BYTES = 100
+TEMP_PREFIX = ".aggregator-"
+TEMP_SUFFIX = ".tmp"
+_SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.md$")
+_SAFE_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def file_name(article: Article) -> str:
+    """``{date}-{slug}.md``: built from our own ASCII parts only."""
+    name = f"{article.local_date.isoformat()}-{article.slug}.md"
+    if not _SAFE_SLUG.match(article.slug) or len(name.encode()) > MAX_NAME_BYTES:
+        raise ValueError(f"unsafe file name {name!r}")
+    return name
+
+
+def content_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ArticleWriter:
+    """Writes rendered articles into one output folder."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.output_dir = output_dir
+
+    def prepare(self) -> None:
+        """Create the folder, check it is writable, remove temporary files left by a crash."""
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                dir=self.output_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX
+            ):
+                pass
+        except OSError as err:
+            raise OutputError(
+                f"output folder {self.output_dir} is not writable: {err.strerror or err}"
+            ) from err
+        for stale in self.output_dir.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
+    def path_for(self, name: str) -> Path:
+        """The path of ``name``, refused unless it lies directly in the output folder."""
+        if not _SAFE_NAME.match(name) or len(name.encode()) > MAX_NAME_BYTES:
+            raise OutputError(f"refusing unsafe file name {name!r}")
+        root = self.output_dir.resolve()
+        path = root / name
+        if path.parent != root:
+            raise OutputError(f"refusing a path outside the output folder: {name!r}")
+        return path
+
+    def read(self, name: str) -> bytes | None:
+        """The current bytes of an article file; None when absent (a symlink counts as foreign)."""
+        path = self.path_for(name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            if err.errno == errno.ELOOP:  # a symlink planted at our name
+                return b""
+            raise OutputError(f"cannot read {path}: {err.strerror}") from err
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
+
+    def exists(self, name: str) -> bool:
+        return os.path.lexists(self.path_for(name))
+
+    def write(self, name: str, data: bytes) -> str:
+        """Write ``data`` as ``name`` atomically and durably; return its sha256."""
+        path = self.path_for(name)
+        fd, tmp = tempfile.mkstemp(dir=self.output_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except OSError as err:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+        self._sync_folder()
+        return content_sha256(data)
+
+    def _sync_folder(self) -> None:
+        dir_fd = os.open(self.output_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+__all__ = ["ArticleWriter", "content_sha256", "file_name"]

@@ -1,0 +1,240 @@
+"""The storage suite: every test runs on a real SQLite file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from aggregator.errors import SchemaBehindError, StoreError
+from aggregator.model import (
+    Article,
+    EntryStatus,
+    FeedConfig,
+    FeedUpdateIntent,
+    IdentityRule,
+)
+from aggregator.store import NewEntry, SchemaState, Store
+from aggregator.store.schema import metadata
+
+NOW = datetime(2024, 3, 28, 12, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+
+
+def article(n: int, **changes: object) -> Article:
+    a = Article(
+        title=f"Title {n}",
+        date=NOW,
+        published_date="28 mars 2024",
+        summary=f"Summary {n}",
+        importance="",
+        source_url=f"https://example.com/{n}",
+        tags=("France",),
+        permalink=f"/papers/2024-03-28-title-{n}",
+        image_url="",
+        image_credit="",
+        identity=f"https://example.com/{n}",
+        identity_rule=IdentityRule.LINK,
+        slug=f"title-{n}",
+        local_date=date(2024, 3, 28),
+    )
+    return replace(a, **changes)  # type: ignore[arg-type]
+
+
+def new_entry(a: Article) -> NewEntry:
+    alt = replace(a, slug=a.slug + "-alt")
+    return NewEntry(
+        article=a,
+        file_name=f"2024-03-28-{a.slug}.md",
+        alt_article=alt,
+        alt_file_name=f"2024-03-28-{alt.slug}.md",
+        content_hash="h" + a.slug,
+    )
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    s = Store.open(database_url)
+    s.ensure_schema()
+    yield s
+    s.close()
+
+
+FEEDS = [
+    FeedConfig(name="A", url="https://a.example/feed"),
+    FeedConfig(name="B", url="https://b.example/feed"),
+]
+
+
+def test_schema_created_by_migrations_matches_the_model(store: Store) -> None:
+    assert store.schema_state() is SchemaState.CURRENT
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_a_database_behind_is_refused(database_url: str) -> None:
+    s = Store.open(database_url)
+    try:
+        s.ensure_schema()
+        with s.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'unknown'")
+        with pytest.raises(SchemaBehindError):
+            s.ensure_schema()
+    finally:
+        s.close()
+
+
+def test_unreachable_database_is_a_store_error(tmp_path) -> None:
+    s = Store.open(f"sqlite:///{tmp_path}/missing/dir/x.db")
+    with pytest.raises(StoreError):
+        s.ensure_schema()
+
+
+def test_claims_are_exclusive_until_recorded(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    first = store.claim_due_feeds(now=NOW, worker="w1", lease=LEASE, limit=10)
+    assert {f.key for f in first} == {f.url for f in FEEDS}
+    assert store.claim_due_feeds(now=NOW, worker="w2", lease=LEASE, limit=10) == []
+    a = first[0]
+    store.record_poll(
+        FeedUpdateIntent(
+            feed_id=a.id,
+            checked_at=NOW,
+            next_check_at=NOW + timedelta(hours=1),
+            http_status=200,
+            ok=True,
+            consecutive_failures=0,
+            quiet_polls=0,
+            etag='W/"abc"',
+            last_modified="Tue, 01 Jul 2025 10:00:00 GMT",
+        )
+    )
+    # Recorded: not due before its next check, even after the other claim expired.
+    later = NOW + LEASE + timedelta(seconds=1)
+    again = store.claim_due_feeds(now=later, worker="w2", lease=LEASE, limit=10)
+    assert [f.key for f in again] == [first[1].key]
+    due = store.claim_due_feeds(now=NOW + timedelta(hours=2), worker="w3", lease=LEASE, limit=10)
+    assert [(f.etag, f.last_modified) for f in due if f.id == a.id] == [
+        ('W/"abc"', "Tue, 01 Jul 2025 10:00:00 GMT")
+    ]
+
+
+def test_force_claims_feeds_not_due_but_respects_exclusion(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    claimed = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=10)
+    store.release_claims("w")
+    for f in claimed:
+        store.record_poll(
+            FeedUpdateIntent(
+                feed_id=f.id,
+                checked_at=NOW,
+                next_check_at=NOW + timedelta(hours=1),
+                http_status=304,
+                ok=True,
+                consecutive_failures=0,
+                quiet_polls=1,
+            )
+        )
+    assert store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=10) == []
+    forced = store.claim_due_feeds(
+        now=NOW, worker="w", lease=LEASE, limit=10, force=True, exclude_ids=[claimed[0].id]
+    )
+    assert [f.id for f in forced] == [claimed[1].id]
+
+
+def test_feeds_removed_from_config_are_not_polled(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    store.sync_feeds(FEEDS[:1], now=NOW)
+    claimed = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=10)
+    assert [f.key for f in claimed] == [FEEDS[0].url]
+    statuses = {s.key: s.in_config for s in store.feed_statuses()}
+    assert statuses == {FEEDS[0].url: True, FEEDS[1].url: False}
+
+
+def test_entries_are_inserted_once_by_identity(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    fa, fb = sorted(
+        store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=10), key=lambda f: f.name
+    )
+    inserted = store.add_entries(
+        fa.id, [new_entry(article(1)), new_entry(article(2))], now=NOW, lease=LEASE
+    )
+    assert sorted(e.file_name for e in inserted) == [
+        "2024-03-28-title-1.md",
+        "2024-03-28-title-2.md",
+    ]
+    # The same article in another feed is not inserted again.
+    again = store.add_entries(
+        fb.id, [new_entry(article(1)), new_entry(article(3))], now=NOW, lease=LEASE
+    )
+    assert [e.identity for e in again] == ["https://example.com/3"]
+    assert store.count_entries() == {"pending": 3}
+
+
+def test_a_taken_file_name_gives_the_alternative(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    f = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
+    one = article(1)
+    twin = replace(article(2), slug=one.slug)  # same date and title, another URL
+    inserted = store.add_entries(f.id, [new_entry(one), new_entry(twin)], now=NOW, lease=LEASE)
+    names = sorted(e.file_name for e in inserted)
+    assert names == ["2024-03-28-title-1-alt.md", "2024-03-28-title-1.md"]
+    alt = next(e for e in inserted if e.file_name.endswith("-alt.md"))
+    assert alt.article.slug == "title-1-alt"
+
+
+def test_pending_entries_are_recovered_after_their_lease(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    f = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
+    inserted = store.add_entries(
+        f.id, [new_entry(article(1)), new_entry(article(2))], now=NOW, lease=LEASE
+    )
+    # Within the lease the writer is presumed alive: nothing to recover.
+    assert store.claim_pending_entries(now=NOW, lease=LEASE) == []
+    store.mark_written([(inserted[0].id, "sha")], now=NOW, feed_id=f.id)
+    later = NOW + LEASE + timedelta(seconds=1)
+    recovered = store.claim_pending_entries(now=later, lease=LEASE)
+    assert [e.id for e in recovered] == [inserted[1].id]
+    assert recovered[0].article == inserted[1].article
+    assert store.claim_pending_entries(now=later, lease=LEASE) == []  # leased to us now
+
+
+def test_permanent_redirect_keeps_history(store: Store) -> None:
+    store.sync_feeds(FEEDS[:1], now=NOW)
+    f = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
+    store.record_poll(
+        FeedUpdateIntent(
+            feed_id=f.id,
+            checked_at=NOW,
+            next_check_at=NOW,
+            http_status=200,
+            ok=True,
+            consecutive_failures=0,
+            quiet_polls=0,
+            new_url="https://a.example/new-feed",
+        )
+    )
+    again = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
+    assert (again.key, again.url) == (FEEDS[0].url, "https://a.example/new-feed")
+    assert [h[:2] for h in store.url_history(FEEDS[0].url)] == [
+        (FEEDS[0].url, "https://a.example/new-feed")
+    ]
+
+
+def test_page_image_cache(store: Store) -> None:
+    assert store.cached_page_image("https://x.example/a") is None
+    store.cache_page_image("https://x.example/a", "https://x.example/a.jpg", now=NOW)
+    store.cache_page_image("https://x.example/a", "other", now=NOW)  # first one stays
+    assert store.cached_page_image("https://x.example/a") == "https://x.example/a.jpg"
+
+
+def test_catchup_entries_are_seen_not_pending(store: Store) -> None:
+    store.sync_feeds(FEEDS[:1], now=NOW)
+    f = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
+    seen = replace(new_entry(article(1)), status=EntryStatus.SEEN)
+    assert store.add_entries(f.id, [seen], now=NOW, lease=LEASE) == []
+    assert store.count_entries() == {"seen": 1}
