@@ -61,6 +61,7 @@ _ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
 # An ampersand that does not start a well-formed reference.
 _BARE_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z_][A-Za-z0-9._-]*;)")
 _NAMED_REFERENCE = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
+_RECOVERED = "read with a recovering parser"
 _XML_PREDEFINED = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _CATEGORY_SEPARATORS = re.compile(r"[,/]")
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -219,7 +220,7 @@ def _parse(text: str, source: str, warnings: list[str]) -> _Node:
         raise OpmlError(f"{source}: not XML ({first_error})") from err
     if lroot is None:
         raise OpmlError(f"{source}: not XML ({first_error})")
-    warnings.append(f"not well-formed XML ({first_error}); read with a recovering parser")
+    warnings.append(f"not well-formed XML ({first_error}); {_RECOVERED}")
     return _Node.from_lxml(lroot)
 
 
@@ -300,11 +301,14 @@ def _extract(root: _Node, source: str, warnings: list[str]) -> OpmlImport:
         title_node = next((c for c in head.children if c.tag.lower() == "title"), None)
     title = _clean(title_node.text) if title_node is not None else ""
 
+    recovered = any(w.endswith(_RECOVERED) for w in warnings)
     feeds: list[OpmlFeed] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     outlines = 0
-    for node, path in _walk(body):
+    # Everything but <head>: a recovering parse can close <body> early and leave the
+    # rest of the outlines after it.
+    for node, path in _walk([c for c in root.children if c is not head]):
         outlines += 1
         if outlines > MAX_OUTLINES:
             raise OpmlError(f"{source}: more than {MAX_OUTLINES} outlines")
@@ -312,7 +316,10 @@ def _extract(root: _Node, source: str, warnings: list[str]) -> OpmlImport:
         label = _label(node)
         if raw_url is None:
             if not node.children:
-                skipped.append(Skipped(_describe(node), "no xmlUrl: not a feed"))
+                reason = "no xmlUrl: not a feed"
+                if recovered:
+                    reason += " (or its xmlUrl was lost to the damage in the document)"
+                skipped.append(Skipped(_describe(node), reason))
             continue
         url = _clean(raw_url)
         problem = _url_problem(url)
@@ -329,22 +336,23 @@ def _extract(root: _Node, source: str, warnings: list[str]) -> OpmlImport:
     return OpmlImport(tuple(feeds), tuple(skipped), title, tuple(warnings))
 
 
-def _walk(body: _Node) -> Iterator[tuple[_Node, tuple[str, ...]]]:
-    """Yield every outline with the titles of the folders around it, document order."""
-    stack: list[tuple[_Node, tuple[str, ...]]] = [
-        (c, ()) for c in reversed(body.children) if c.tag.lower() == "outline"
-    ]
+def _walk(top: list[_Node]) -> Iterator[tuple[_Node, tuple[str, ...]]]:
+    """Yield every outline with the titles of the folders around it, in document order.
+
+    Other elements are transparent: after a recovering parse, outlines that followed
+    the damage often end up inside a stray element (``<a>`` from raw HTML in an
+    attribute), and they are still the user's feeds.
+    """
+    stack: list[tuple[_Node, tuple[str, ...]]] = [(c, ()) for c in reversed(top)]
     while stack:
         node, path = stack.pop()
-        yield node, path
-        if node.children:
+        inner = path
+        if node.tag.lower() == "outline":
+            yield node, path
             # A feed outline with children is rare; its children are not "in" the feed.
-            inner = path if "xmlurl" in node.attrs else (*path, _label(node))
-            stack.extend(
-                (c, tuple(p for p in inner if p))
-                for c in reversed(node.children)
-                if c.tag.lower() == "outline"
-            )
+            if "xmlurl" not in node.attrs and (label := _label(node)):
+                inner = (*path, label)
+        stack.extend((c, inner) for c in reversed(node.children))
 
 
 def _label(node: _Node) -> str:
