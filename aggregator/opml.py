@@ -51,6 +51,8 @@ __all__ = [
 MAX_OPML_BYTES = 10 * 1024 * 1024
 #: Most ``<outline>`` elements we walk; bounds the work and the size of the result.
 MAX_OUTLINES = 50_000
+# Elements of any kind (head, wrappers, stray HTML after recovery): bounds the tree copy.
+_MAX_ELEMENTS = 2 * MAX_OUTLINES
 
 _FEED_SCHEMES = frozenset({"http", "https"})
 # Characters XML 1.0 cannot carry at all, not even as character references.
@@ -75,6 +77,10 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 
 class OpmlError(AggregatorError):
     """The document is not an OPML subscription list we can use (one line, says why)."""
+
+
+class _TooManyElementsError(Exception):
+    """Raised while copying a tree; read_opml turns it into an OpmlError naming the source."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +153,10 @@ def read_opml(data: bytes, *, source: str = "<opml>") -> OpmlImport:
         # Checked before any parser sees the text, so neither the strict nor the
         # recovering parser can be made to expand entities.
         raise OpmlError(f"{source}: the document declares XML entities; refused")
-    root = _parse(text, source, warnings)
+    try:
+        root = _parse(text, source, warnings)
+    except _TooManyElementsError:
+        raise OpmlError(f"{source}: more than {_MAX_ELEMENTS} elements") from None
     return _extract(root, source, warnings)
 
 
@@ -268,8 +277,8 @@ class _Node:
         def make(element: Any) -> _Node:
             nonlocal count
             count += 1
-            if count > MAX_OUTLINES * 2:
-                raise OpmlError(f"more than {MAX_OUTLINES * 2} elements")
+            if count > _MAX_ELEMENTS:
+                raise _TooManyElementsError
             attrs = {_local(str(k)).lower(): str(v) for k, v in element.attrib.items()}
             return cls(_local(str(element.tag)), attrs, element.text or "", [])
 
