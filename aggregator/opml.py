@@ -62,7 +62,8 @@ _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z
 _ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
 # An ampersand that does not start a well-formed reference.
 _BARE_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z_][A-Za-z0-9._-]*;)")
-_NAMED_REFERENCE = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
+_NAMED_REFERENCE = re.compile(r"&([A-Za-z_][A-Za-z0-9._-]*);")
+_NUMERIC_REFERENCE = re.compile(r"&#(?:([0-9]+)|x([0-9A-Fa-f]+));")
 _RECOVERED = "read with a recovering parser"
 _XML_PREDEFINED = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _CATEGORY_SEPARATORS = re.compile(r"[,/]")
@@ -146,7 +147,7 @@ def read_opml(data: bytes, *, source: str = "<opml>") -> OpmlImport:
             f"{source}: {len(data)} bytes, larger than the {MAX_OPML_BYTES}-byte limit for OPML"
         )
     warnings: list[str] = []
-    text = _decode(data, source, warnings)
+    text = _decode(data, warnings)
     if not text.strip():
         raise OpmlError(f"{source}: empty document, not OPML")
     if _ENTITY_DECLARATION.search(text):
@@ -160,27 +161,31 @@ def read_opml(data: bytes, *, source: str = "<opml>") -> OpmlImport:
     return _extract(root, source, warnings)
 
 
-def _decode(data: bytes, source: str, warnings: list[str]) -> str:
+def _decode(data: bytes, warnings: list[str]) -> str:
     """Decode to text ourselves, so any Python codec works (expat knows only a few)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return _decode_with(data[len(bom) :], encoding, source, warnings)
+            return _decode_with(data[len(bom) :], encoding, warnings)
     # UTF-16 without a BOM still starts with "<" and "?" interleaved with NULs.
     if data.startswith(b"<\x00?\x00"):
-        return _decode_with(data, "utf-16-le", source, warnings)
+        return _decode_with(data, "utf-16-le", warnings)
     if data.startswith(b"\x00<\x00?"):
-        return _decode_with(data, "utf-16-be", source, warnings)
+        return _decode_with(data, "utf-16-be", warnings)
     match = _DECLARED_ENCODING.match(data)
     declared = match.group(1).decode("ascii") if match else "utf-8"
     try:
-        codecs.lookup(declared)
+        codec = codecs.lookup(declared).name
     except LookupError:
         warnings.append(f"unknown encoding {declared!r} declared; read as UTF-8")
+        codec = declared = "utf-8"
+    if codec.startswith(("utf-16", "utf-32")):
+        # The declaration was readable as ASCII, so the bytes are not UTF-16/32.
+        warnings.append(f"{declared!r} declared on single-byte text; read as UTF-8")
         declared = "utf-8"
-    return _decode_with(data, declared, source, warnings)
+    return _decode_with(data, declared, warnings)
 
 
-def _decode_with(data: bytes, encoding: str, source: str, warnings: list[str]) -> str:
+def _decode_with(data: bytes, encoding: str, warnings: list[str]) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError:
@@ -245,7 +250,23 @@ def _repair(text: str) -> str:
             return "&amp;" + name + ";"
         return "".join(f"&#{ord(c)};" for c in char)
 
-    return _NAMED_REFERENCE.sub(named, _BARE_AMPERSAND.sub("&amp;", text))
+    def numeric(match: re.Match[str]) -> str:
+        decimal, hexadecimal = match.groups()
+        code = int(decimal) if decimal else int(hexadecimal, 16)
+        return match.group(0) if _is_xml_char(code) else "&#xFFFD;"
+
+    text = _BARE_AMPERSAND.sub("&amp;", text)
+    return _NUMERIC_REFERENCE.sub(numeric, _NAMED_REFERENCE.sub(named, text))
+
+
+def _is_xml_char(code: int) -> bool:
+    """XML 1.0 ``Char``: what a character reference may name."""
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
 
 
 @dataclass(slots=True)
@@ -279,8 +300,12 @@ class _Node:
             count += 1
             if count > _MAX_ELEMENTS:
                 raise _TooManyElementsError
-            attrs = {_local(str(k)).lower(): str(v) for k, v in element.attrib.items()}
-            return cls(_local(str(element.tag)), attrs, element.text or "", [])
+            try:
+                attrs = {_local(str(k)).lower(): str(v) for k, v in element.attrib.items()}
+                text = element.text or ""
+            except ValueError:  # UnicodeDecodeError: lxml kept bytes it cannot give back
+                attrs, text = {}, ""
+            return cls(_local(str(element.tag)), attrs, text, [])
 
         top = make(root)
         stack = [(root, top)]
