@@ -83,6 +83,10 @@ def add_feeds(path: Path, feeds: Sequence[NewFeed]) -> AddReport:
     present: list[str] = []
     renamed: list[tuple[str, str]] = []
     for feed in feeds:
+        # Refuse before writing anything: one bad URL would make the whole file unloadable.
+        parts = urlsplit(feed.url.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ConfigError(path, "feeds", f"{feed.url!r} is not an http(s) feed URL")
         key = canonical_feed_url(feed.url)
         if key in known_urls:
             present.append(feed.url)
@@ -237,6 +241,8 @@ def _save(path: Path, doc: TOMLDocument) -> None:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(path, None, f"edit would produce invalid TOML: {err}") from err
     data = text.encode("utf-8")
+    # Replace the file a symlink points at, not the symlink (which would become a copy).
+    path = path.resolve()
     folder = path.parent
     try:
         mode = path.stat().st_mode & 0o7777

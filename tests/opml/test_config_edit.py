@@ -243,3 +243,18 @@ def test_unusable_config_is_refused(tmp_path: Path, text: str, message: str) -> 
 def test_missing_config_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         add_feeds(tmp_path / "absent.toml", [])
+
+
+def test_non_http_url_is_refused_and_nothing_is_written(config: Path) -> None:
+    original = config.read_bytes()
+    with pytest.raises(ConfigError, match="not an http"):
+        add_feeds(config, [OpmlFeed("ok", "https://ok.example/"), OpmlFeed("bad", "ftp://x/")])
+    assert config.read_bytes() == original
+
+
+def test_symlinked_config_stays_a_symlink(config: Path) -> None:
+    link = config.parent / "link.toml"
+    link.symlink_to(config.name)
+    add_feeds(link, [OpmlFeed("A", "https://a.example/")])
+    assert link.is_symlink()
+    assert feeds_of(config)[-1]["url"] == "https://a.example/"
