@@ -96,23 +96,29 @@ def _paragraph(text: str) -> str:
 
 
 def render_body(article: Article, labels: Labels) -> str:
-    """The Markdown body: image and credit (when there is an image), summary, source."""
+    """The Markdown body: image and credit (when there is an image), then the summary and
+    source sections (each left out when empty, so no empty heading is written)."""
     parts: list[str] = []
     if article.image_url:
         alt = _MARKDOWN_ALT_RE.sub(r"\\\1", _one_line(article.title))
         parts.append(f"![{alt}]({_markdown_url(article.image_url)})")
         credit = labels.credit_line.replace("{credit}", _one_line(article.image_credit))
         parts.append(credit)
-    parts.append(f"## {labels.summary_heading}")
-    parts.append(_paragraph(article.summary))
-    parts.append(f"## {labels.source_heading}")
-    parts.append(_one_line(article.source_url))
-    return "\n\n".join(parts) + "\n"
+    summary = _paragraph(article.summary)
+    if summary:
+        parts.append(f"## {labels.summary_heading}")
+        parts.append(summary)
+    source = _one_line(article.source_url)
+    if source:  # an entry with neither link nor URL guid has nothing to cite
+        parts.append(f"## {labels.source_heading}")
+        parts.append(source)
+    return "\n\n".join(parts) + "\n" if parts else ""
 
 
 def render_article(article: Article, labels: Labels) -> str:
     """The whole article file: front matter, a blank line, the body; one final newline."""
-    return f"{render_front_matter(article)}\n{render_body(article, labels)}"
+    body = render_body(article, labels)
+    return f"{render_front_matter(article)}\n{body}" if body else render_front_matter(article)
 
 
 _FENCE_RE = re.compile(r"^---[ \t]*$", re.MULTILINE)
