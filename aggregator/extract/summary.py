@@ -1,0 +1,55 @@
+"""The plain-text summary: the best field, boilerplate removed, cut on a word boundary."""
+
+from __future__ import annotations
+
+import re
+
+from aggregator.extract.text import html_blocks, truncate
+from aggregator.model import ParsedEntry, SiteSettings
+
+# WordPress appends "The post <title> appeared first on <site>." to every excerpt.
+_WP_FOOTER_RE = re.compile(r"(?:^|\s+)The post .{1,600}? appeared first on .{1,300}$", re.DOTALL)
+# "Continue reading →", "Read more »", "(more…)", "Lire la suite" at the end of a paragraph.
+_READ_MORE_RE = re.compile(
+    r"(?:^|\s+)(?:\(more…\)|\(more\.\.\.\)|(?:Continue reading|Read more|Read the (?:full|rest)"
+    r"|Keep reading|Lire la suite|Lire plus|Weiterlesen|Leer más)\b[^.!?]{0,150}[.!?]?)$",
+    re.IGNORECASE,
+)
+# Whole paragraphs that advertise the feed or the site rather than summarise the article.
+_NOISE_BLOCK_RE = re.compile(
+    r"^(?:(?:This|The) (?:RSS |Atom )?feed (?:is|was) (?:published|provided|generated|for)"
+    r"|.{0,80}\bRSS feed\b.{0,40}\b(?:published|provided|generated) (?:on|by)\b"
+    r"|Share (?:this|on)\b|Partager (?:sur|cet)\b|Follow us on\b|Suivez-nous\b"
+    r"|Click here to (?:read|subscribe)\b|Subscribe to our newsletter\b"
+    r"|\(?(?:Source|Via)\s*:?\s*$)",
+    re.IGNORECASE,
+)
+_MAX_NOISE_BLOCK = 300
+
+
+def _clean_block(block: str, keep_wordpress_footer: bool) -> str:
+    if not keep_wordpress_footer:
+        block = _WP_FOOTER_RE.sub("", block)
+    block = _READ_MORE_RE.sub("", block)
+    if len(block) <= _MAX_NOISE_BLOCK and _NOISE_BLOCK_RE.match(block):
+        return ""
+    return block.strip()
+
+
+def clean_summary_text(markup: str, site: SiteSettings) -> str:
+    """Plain text of one HTML field with feed boilerplate removed (not truncated)."""
+    blocks = (_clean_block(b, site.keep_wordpress_footer) for b in html_blocks(markup))
+    return " ".join(b for b in blocks if b)
+
+
+def extract_summary(entry: ParsedEntry, site: SiteSettings) -> str:
+    """Summary (or description), else the content, cleaned and cut to ``summary_length``."""
+    candidates = [entry.summary, *entry.content]
+    for candidate in candidates:
+        text = clean_summary_text(candidate.value, site)
+        if text:
+            return truncate(text, max(site.summary_length, 1))
+    return ""
+
+
+__all__ = ["clean_summary_text", "extract_summary"]

@@ -1,0 +1,154 @@
+"""Article to file text, in the exact layout of the site's files (reference/FORMAT.md).
+
+The front matter is emitted by PyYAML from a node tree we build ourselves: keys plain,
+every value a double-quoted scalar (the only YAML style that escapes U+0085, U+2028,
+U+2029, NUL and the BOM instead of writing them raw), ``tags`` a flow sequence. No value is
+ever put into the text by string formatting (POLITENESS_AND_SECURITY.md 2.8).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from aggregator.extract.dates import format_instant
+from aggregator.locales import Labels
+from aggregator.model import Article
+
+FRONT_MATTER_KEYS = (
+    "title",
+    "date",
+    "publishedDate",
+    "summary",
+    "importance",
+    "sourceUrl",
+    "tags",
+    "permalink",
+    "imageUrl",
+    "imageCredit",
+)
+_STR = "tag:yaml.org,2002:str"
+_MARKDOWN_ALT_RE = re.compile(r"([\\\[\]])")
+# Characters that would end a Markdown link destination early or open raw HTML.
+_MARKDOWN_URL_ESCAPES = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E"}
+# A paragraph that starts with one of these would become a heading, quote, list or HTML.
+_LEADING_BLOCK_MARK_RE = re.compile(r"^(?=[#>+*=|<-]|\d+[.)](?:\s|$))")
+_LINE_BREAKS_RE = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper whose output is driven by the nodes we build (no implicit resolution)."""
+
+
+def _scalar(value: str) -> yaml.ScalarNode:
+    return yaml.ScalarNode(_STR, value, style='"')
+
+
+def front_matter_node(article: Article) -> yaml.MappingNode:
+    """The YAML node tree of the front matter, keys in the site's order."""
+    values: dict[str, yaml.Node] = {
+        "title": _scalar(article.title),
+        "date": _scalar(format_instant(article.date)),
+        "publishedDate": _scalar(article.published_date),
+        "summary": _scalar(article.summary),
+        "importance": _scalar(article.importance),
+        "sourceUrl": _scalar(article.source_url),
+        "tags": yaml.SequenceNode(
+            "tag:yaml.org,2002:seq", [_scalar(t) for t in article.tags], flow_style=True
+        ),
+        "permalink": _scalar(article.permalink),
+        "imageUrl": _scalar(article.image_url),
+        "imageCredit": _scalar(article.image_credit),
+    }
+    pairs: list[tuple[Any, Any]] = [
+        (yaml.ScalarNode(_STR, key, style=None), values[key]) for key in FRONT_MATTER_KEYS
+    ]
+    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
+
+
+def render_front_matter(article: Article) -> str:
+    """``---`` lines around the YAML front matter, ending with a newline."""
+    body = yaml.serialize(
+        front_matter_node(article),
+        Dumper=_Dumper,
+        allow_unicode=True,
+        width=2**31 - 1,  # never fold a long value onto a second line
+        explicit_start=False,
+        explicit_end=False,
+    )
+    return f"---\n{body}---\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_LINE_BREAKS_RE.sub(" ", text).split())
+
+
+def _markdown_url(url: str) -> str:
+    return "".join(_MARKDOWN_URL_ESCAPES.get(c, c) for c in _one_line(url))
+
+
+def _paragraph(text: str) -> str:
+    # Plain text shown as Markdown: keep it one paragraph and stop a leading "#", "-", "1."
+    # or "<" from turning it into another block.
+    return _LEADING_BLOCK_MARK_RE.sub("\\\\", _one_line(text))
+
+
+def render_body(article: Article, labels: Labels) -> str:
+    """The Markdown body: image and credit (when there is an image), then the summary and
+    source sections (each left out when empty, so no empty heading is written)."""
+    parts: list[str] = []
+    if article.image_url:
+        alt = _MARKDOWN_ALT_RE.sub(r"\\\1", _one_line(article.title))
+        parts.append(f"![{alt}]({_markdown_url(article.image_url)})")
+        credit = labels.credit_line.replace("{credit}", _one_line(article.image_credit))
+        parts.append(credit)
+    summary = _paragraph(article.summary)
+    if summary:
+        parts.append(f"## {labels.summary_heading}")
+        parts.append(summary)
+    source = _one_line(article.source_url)
+    if source:  # an entry with neither link nor URL guid has nothing to cite
+        parts.append(f"## {labels.source_heading}")
+        parts.append(source)
+    return "\n\n".join(parts) + "\n" if parts else ""
+
+
+def render_article(article: Article, labels: Labels) -> str:
+    """The whole article file: front matter, a blank line, the body; one final newline."""
+    body = render_body(article, labels)
+    return f"{render_front_matter(article)}\n{body}" if body else render_front_matter(article)
+
+
+_FENCE_RE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+def parse_front_matter(text: str) -> dict[str, Any]:
+    """The front matter of an article file as a dict (``---`` lines at column 0).
+
+    Raises ``ValueError`` when the text has no front matter or it is not a mapping.
+    """
+    text = text.removeprefix("\ufeff")
+    if not text.startswith("---"):
+        raise ValueError("no front matter: the file does not start with ---")
+    fences = list(_FENCE_RE.finditer(text))
+    if len(fences) < 2 or fences[0].start() != 0:
+        raise ValueError("no front matter: missing closing ---")
+    try:
+        data = yaml.safe_load(text[fences[0].end() : fences[1].start()])
+    except yaml.YAMLError as err:
+        raise ValueError(f"front matter is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ValueError("front matter is not a mapping")
+    return data
+
+
+__all__ = [
+    "FRONT_MATTER_KEYS",
+    "front_matter_node",
+    "parse_front_matter",
+    "render_article",
+    "render_body",
+    "render_front_matter",
+]
