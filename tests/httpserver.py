@@ -104,13 +104,18 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def __init__(self, owner: LoopbackServer) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _RequestHandler)
+        super().__init__((owner.host, 0), _RequestHandler)
 
 
 class LoopbackServer:
-    """Start with ``start()`` (or use as a context manager); ``url(path)`` gives full URLs."""
+    """Start with ``start()`` (or use as a context manager); ``url(path)`` gives full URLs.
 
-    def __init__(self) -> None:
+    ``host`` is another loopback address (e.g. ``127.0.0.2``) when a test needs two servers
+    that an address policy can tell apart.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.lock = threading.Lock()
         self.routes: dict[str, Handler] = {}
         self.requests: list[SeenRequest] = []
@@ -146,7 +151,7 @@ class LoopbackServer:
         return int(self._server.server_address[1])
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def route(
         self,
