@@ -256,7 +256,7 @@ def _save(path: Path, doc: TOMLDocument) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         tmp.chmod(mode)
-        os.replace(tmp, path)  # noqa: PTH105 - the documented atomic primitive, patchable in tests
+        os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise ConfigError(path, None, f"cannot write: {err.strerror or err}") from err

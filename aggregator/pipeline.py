@@ -1,0 +1,622 @@
+"""The orchestrator: claim due feeds, fetch, parse, extract, store, write.
+
+All I/O happens here or below (fetcher, store, writer); every decision is a pure function
+(``schedule.decide_next_check``, ``extract``, ``plan_updates``). One bad feed never stops a
+pass: its failure becomes a ``FeedRunResult`` and is recorded in the store.
+
+Exactly once: new entries are committed as *pending* with a lease, their files are written
+atomically, then they are marked *written*. A process killed in between leaves pending rows
+whose lease expires; the next pass (any worker) writes them (``recover_pending``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from aggregator.errors import ErrorClass, FeedError, OutputError, ParseError
+from aggregator.extract import extract_article, find_page_image, make_permalink
+from aggregator.extract.rules import apply_rules
+from aggregator.fetch import Fetcher
+from aggregator.locales import Labels, load_labels
+from aggregator.model import (
+    Article,
+    EntryForWrite,
+    EntryStatus,
+    FeedConfig,
+    FeedForUpdate,
+    FeedUpdateIntent,
+    FetchRequest,
+    FetchResult,
+    FetchStatus,
+    ParsedFeed,
+    Settings,
+    SiteSettings,
+)
+from aggregator.parse import parse_feed
+from aggregator.render import render_article
+from aggregator.schedule import decide_next_check
+from aggregator.store import NewEntry, Store, StoredEntry, identity_hash
+from aggregator.write import ArticleWriter, content_sha256, file_name
+
+# How long a claim or a pending entry is ours before another worker may take it over.
+FEED_LEASE = timedelta(minutes=15)
+ENTRY_LEASE = timedelta(minutes=5)
+# A feed whose entries change on every poll stops being rewritten after this many rewrites.
+MAX_REWRITES_PER_ENTRY = 5
+# Entries taken from one feed document (POLITENESS_AND_SECURITY.md 2.12).
+MAX_ENTRIES_PER_FEED = 500
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRunResult:
+    """What one pass did to one feed."""
+
+    name: str
+    url: str
+    outcome: str  # "new", "unchanged", "not_modified", "error", "dry_run"
+    http_status: int | None = None
+    new: int = 0
+    updated: int = 0
+    error_class: str | None = None
+    error_message: str = ""
+    would_write: tuple[str, ...] = ()  # with --dry-run: the files that would change
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    feeds: tuple[FeedRunResult, ...] = ()
+    recovered: int = 0
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.feeds) + self.recovered
+
+    @property
+    def updated(self) -> int:
+        return sum(f.updated for f in self.feeds)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for f in self.feeds if f.outcome == "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """The parse-and-extract stage's answer: picklable, so it can come from a worker process."""
+
+    feed: ParsedFeed  # without its entries
+    articles: tuple[Article, ...] = ()
+    error: FeedError | None = None
+
+
+def parse_and_extract(
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    source: FeedConfig,
+    site: SiteSettings,
+    labels: Labels,
+    global_rules: tuple[object, ...],
+    now: datetime,
+) -> Extracted:
+    """Parse one document and extract every entry (runs in a worker process when given one)."""
+    try:
+        parsed = parse_feed(body, url=url, headers=headers)
+    except ParseError as err:
+        return Extracted(ParsedFeed(url=url), error=err)
+    articles: list[Article] = []
+    seen: set[str] = set()
+    rules = (*global_rules, *source.rules)
+    for entry in parsed.entries[:MAX_ENTRIES_PER_FEED]:
+        article = extract_article(entry, parsed, source, site, labels, now=now)
+        if article.identity in seen:  # a guid repeated inside one feed: first one wins
+            continue
+        seen.add(article.identity)
+        kept = apply_rules(article, entry, rules)  # type: ignore[arg-type]
+        if kept is not None:
+            articles.append(kept)
+    return Extracted(replace(parsed, entries=()), tuple(articles))
+
+
+def content_hash(article: Article) -> str:
+    """What an upstream update is judged by: the extracted fields that reach the file.
+
+    Computed on the article as extracted from the feed (before the page image is looked
+    up and before stored editorial values are merged), so an unchanged entry hashes the same
+    on every poll.
+    """
+    fields = [
+        article.title,
+        article.date.isoformat(),
+        article.summary,
+        article.source_url,
+        list(article.tags),
+        article.image_url,
+        article.image_credit,
+        article.importance,
+    ]
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+
+
+def alternative(article: Article, site: SiteSettings) -> Article:
+    """The same article under a hash-suffixed slug, for when its file name is taken."""
+    suffix = identity_hash(article.identity)[:8]
+    slug = f"{article.slug[:71].rstrip('-')}-{suffix}".lstrip("-")
+    return replace(
+        article, slug=slug, permalink=make_permalink(site.permalink, article.local_date, slug)
+    )
+
+
+class Pipeline:
+    """One configured ingester: build it once (``wiring.open_pipeline``), run passes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        fetcher: Fetcher,
+        writer: ArticleWriter,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+        worker_id: str = "worker",
+        executor: Executor | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.writer = writer
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.worker_id = worker_id
+        self.executor = executor
+        self.batch_size = batch_size
+        self.labels = load_labels(settings.site.language, settings.site.locales_dir)
+        self._sources = {f.url: f for f in settings.feeds}
+
+    # -- a pass -------------------------------------------------------------------------------
+
+    async def run_pass(
+        self,
+        *,
+        force: bool = False,
+        only: Iterable[str] | None = None,
+        dry_run: bool = False,
+        catchup: bool = False,
+        progress: Callable[[FeedRunResult], None] | None = None,
+    ) -> RunResult:
+        """Fetch every due feed (``force``: every feed) once and write what is new."""
+        now = self.clock()
+        if not dry_run:
+            self.store.sync_feeds(self.settings.feeds, now=now)
+        recovered = 0 if dry_run else await self.recover_pending()
+        keys = None
+        if only is not None:
+            keys = [f.url for f in self.settings.feeds if f.name in set(only) or f.url in set(only)]
+        results: list[FeedRunResult] = []
+        done: set[int] = set()
+        try:
+            while True:
+                claimed = await asyncio.to_thread(
+                    self.store.claim_due_feeds,
+                    now=self.clock(),
+                    worker=self.worker_id,
+                    lease=FEED_LEASE,
+                    limit=self.batch_size,
+                    keys=keys,
+                    force=force,
+                    exclude_ids=done,
+                )
+                if not claimed:
+                    break
+                done.update(f.id for f in claimed)
+                batch = await asyncio.gather(
+                    *(self.process_feed(f, dry_run=dry_run, catchup=catchup) for f in claimed)
+                )
+                for r in batch:
+                    results.append(r)
+                    if progress is not None:
+                        progress(r)
+        finally:
+            await asyncio.to_thread(self.store.release_claims, self.worker_id)
+        return RunResult(tuple(results), recovered)
+
+    async def recover_pending(self) -> int:
+        """Write the entries some earlier process committed but did not finish writing."""
+        total = 0
+        while True:
+            pending = await asyncio.to_thread(
+                self.store.claim_pending_entries, now=self.clock(), lease=ENTRY_LEASE, limit=500
+            )
+            if not pending:
+                return total
+            total += len(await asyncio.to_thread(self._write_new, pending, None))
+
+    # -- one feed -----------------------------------------------------------------------------
+
+    async def process_feed(
+        self, feed: FeedForUpdate, *, dry_run: bool = False, catchup: bool = False
+    ) -> FeedRunResult:
+        source = self._sources.get(feed.key) or FeedConfig(name=feed.name, url=feed.key)
+        try:
+            return await self._process(feed, source, dry_run=dry_run, catchup=catchup)
+        except OutputError:
+            raise  # the output folder is broken: the whole run cannot go on
+        except Exception as err:  # a bug on one feed's data must not stop the others
+            now = self.clock()
+            if not dry_run:
+                decision = decide_next_check(
+                    now=now,
+                    interval_minutes=source.interval_minutes,
+                    result=FetchResult(
+                        FetchStatus.ERROR, feed.url, feed.url, error_class=ErrorClass.INTERNAL
+                    ),
+                    parsed=None,
+                    error_class=ErrorClass.INTERNAL,
+                    previous_failures=feed.consecutive_failures,
+                    quiet_polls=feed.quiet_polls,
+                    jitter=self.rng.random(),
+                )
+                await asyncio.to_thread(
+                    self.store.record_poll,
+                    FeedUpdateIntent(
+                        feed_id=feed.id,
+                        checked_at=now,
+                        next_check_at=decision.next_check_at,
+                        http_status=None,
+                        ok=False,
+                        consecutive_failures=decision.consecutive_failures,
+                        quiet_polls=feed.quiet_polls,
+                        error_class=ErrorClass.INTERNAL.value,
+                        error_message=repr(err),
+                    ),
+                )
+            return FeedRunResult(
+                source.name,
+                feed.url,
+                "error",
+                error_class=ErrorClass.INTERNAL.value,
+                error_message=repr(err),
+            )
+
+    async def _process(
+        self, feed: FeedForUpdate, source: FeedConfig, *, dry_run: bool, catchup: bool
+    ) -> FeedRunResult:
+        result = await self.fetcher.fetch(
+            FetchRequest(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        )
+        now = self.clock()
+        if result.status is FetchStatus.ERROR:
+            return await self._failed(
+                feed,
+                source,
+                result,
+                None,
+                result.error_class or ErrorClass.INTERNAL,
+                result.error_message,
+                now,
+                dry_run,
+            )
+        if result.status is FetchStatus.NOT_MODIFIED:
+            return await self._succeeded(
+                feed, source, result, None, "not_modified", now, dry_run=dry_run
+            )
+        body_hash = content_sha256(result.body)
+        if body_hash == feed.body_hash and not catchup:
+            # Same bytes as last time (servers without validators): nothing to parse.
+            return await self._succeeded(
+                feed, source, result, None, "unchanged", now, dry_run=dry_run
+            )
+        extracted = await self._parse(result, source, now)
+        if extracted.error is not None:
+            return await self._failed(
+                feed,
+                source,
+                result,
+                extracted.feed,
+                extracted.error.error_class,
+                extracted.error.message,
+                now,
+                dry_run,
+            )
+        stored = await asyncio.to_thread(
+            self.store.stored_entries, [a.identity for a in extracted.articles]
+        )
+        fresh = [a for a in extracted.articles if a.identity not in stored]
+        changed = plan_updates(extracted.articles, stored, feed.id)
+        if dry_run:
+            names = [file_name(a) for a in fresh] + [s.file_name for s, _ in changed]
+            return FeedRunResult(
+                source.name,
+                feed.url,
+                "dry_run",
+                result.http_status,
+                new=len(fresh),
+                updated=len(changed),
+                would_write=tuple(names),
+            )
+        status = EntryStatus.SEEN if catchup else EntryStatus.PENDING
+        new_entries = [
+            self._new_entry(
+                a if catchup else await self._with_page_image(a, source, now),
+                content_hash(a),
+                status,
+            )
+            for a in fresh
+        ]
+        inserted = await asyncio.to_thread(
+            self.store.add_entries, feed.id, new_entries, now=now, lease=ENTRY_LEASE
+        )
+        written = await asyncio.to_thread(self._write_new, inserted, feed.id)
+        updated = await asyncio.to_thread(self._apply_updates, changed, now)
+        return await self._succeeded(
+            feed,
+            source,
+            result,
+            extracted.feed,
+            "new" if written else "unchanged",
+            now,
+            new=len(written),
+            updated=updated,
+            body_hash=body_hash,
+            dry_run=False,
+        )
+
+    async def _parse(self, result: FetchResult, source: FeedConfig, now: datetime) -> Extracted:
+        args = (
+            result.body,
+            result.final_url,
+            dict(result.headers),
+            source,
+            self.settings.site,
+            self.labels,
+            self.settings.global_rules,
+            now,
+        )
+        if self.executor is None:
+            return parse_and_extract(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, parse_and_extract, *args)
+
+    async def _with_page_image(
+        self, article: Article, source: FeedConfig, now: datetime
+    ) -> Article:
+        """Look for og:image on the article page when the feed gave no image (cached)."""
+        if article.image_url or not source.fetch_page_image or not article.source_url:
+            return article
+        cached = await asyncio.to_thread(self.store.cached_page_image, article.source_url)
+        if cached is None:
+            page = await self.fetcher.fetch_page(article.source_url)
+            cached = ""
+            if page.status is FetchStatus.OK:
+                cached = find_page_image(page.body, page.final_url)
+            await asyncio.to_thread(
+                self.store.cache_page_image, article.source_url, cached, now=now
+            )
+        if not cached:
+            return article
+        credit = self.settings.site.image_credit or self.labels.image_credit_template
+        return replace(
+            article,
+            image_url=cached,
+            image_credit=credit.replace("{sourceUrl}", article.source_url),
+        )
+
+    def _new_entry(self, article: Article, upstream_hash: str, status: EntryStatus) -> NewEntry:
+        alt = alternative(article, self.settings.site)
+        return NewEntry(
+            article=article,
+            file_name=file_name(article),
+            alt_article=alt,
+            alt_file_name=file_name(alt),
+            content_hash=upstream_hash,
+            status=status,
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _write_new(self, entries: Sequence[EntryForWrite], feed_id: int | None) -> list[int]:
+        """Write pending entries' files, then mark them written; return their ids."""
+        done: list[tuple[int, str]] = []
+        for entry in entries:
+            article, name = entry.article, entry.file_name
+            data = render_article(article, self.labels).encode("utf-8")
+            on_disk = self.writer.read(name)
+            if on_disk is not None and on_disk != data:
+                # Someone else's file (or a planted symlink) holds our name: never
+                # overwrite it; take the hash-suffixed name instead.
+                alt = alternative(article, self.settings.site)
+                alt_name = file_name(alt)
+                if self.writer.exists(alt_name) or not self.store.rename_entry(
+                    entry.id, alt_name, alt
+                ):
+                    continue
+                article, name = alt, alt_name
+                data = render_article(article, self.labels).encode("utf-8")
+            done.append((entry.id, self.writer.write(name, data)))
+        self.store.mark_written(done, now=self.clock(), feed_id=feed_id)
+        return [entry_id for entry_id, _ in done]
+
+    def _apply_updates(self, changed: Sequence[tuple[StoredEntry, Article]], now: datetime) -> int:
+        """Rewrite files whose entry changed upstream, unless an editor changed the file."""
+        rewritten = 0
+        for stored, extracted in changed:
+            new_hash = content_hash(extracted)
+            old = stored.article
+            article = replace(
+                extracted,
+                slug=old.slug,
+                permalink=old.permalink,
+                importance=old.importance or extracted.importance,
+            )
+            if not article.image_url and old.image_url:  # keep an image found on the page
+                article = replace(article, image_url=old.image_url, image_credit=old.image_credit)
+            on_disk = self.writer.read(stored.file_name)
+            ours = on_disk is not None and content_sha256(on_disk) == stored.rendered_hash
+            if not ours or stored.rewrites >= MAX_REWRITES_PER_ENTRY:
+                self.store.update_entry(
+                    stored.id,
+                    article=stored.article,
+                    content_hash=new_hash,
+                    rendered_hash=None,
+                    now=now,
+                    rewritten=False,
+                )
+                continue
+            data = render_article(article, self.labels).encode("utf-8")
+            digest = self.writer.write(stored.file_name, data)
+            self.store.update_entry(
+                stored.id,
+                article=article,
+                content_hash=new_hash,
+                rendered_hash=digest,
+                now=now,
+                rewritten=True,
+            )
+            rewritten += 1
+        return rewritten
+
+    # -- recording ----------------------------------------------------------------------------
+
+    async def _succeeded(
+        self,
+        feed: FeedForUpdate,
+        source: FeedConfig,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        outcome: str,
+        now: datetime,
+        *,
+        new: int = 0,
+        updated: int = 0,
+        body_hash: str | None = None,
+        dry_run: bool,
+    ) -> FeedRunResult:
+        quiet = 0 if new else feed.quiet_polls + 1
+        decision = decide_next_check(
+            now=now,
+            interval_minutes=source.interval_minutes,
+            result=result,
+            parsed=parsed,
+            error_class=None,
+            previous_failures=feed.consecutive_failures,
+            quiet_polls=quiet,
+            jitter=self.rng.random(),
+        )
+        # Validators are replaced only after a 200 whose body parsed (or a 304 that sends
+        # new ones); never cleared.
+        replace_validators = parsed is not None or result.status is FetchStatus.NOT_MODIFIED
+        new_url = result.permanent_url if parsed is not None else None
+        if not dry_run:
+            await asyncio.to_thread(
+                self.store.record_poll,
+                FeedUpdateIntent(
+                    feed_id=feed.id,
+                    checked_at=now,
+                    next_check_at=decision.next_check_at,
+                    http_status=result.http_status,
+                    ok=True,
+                    consecutive_failures=0,
+                    quiet_polls=quiet,
+                    etag=result.etag if replace_validators else None,
+                    last_modified=result.last_modified if replace_validators else None,
+                    body_hash=body_hash,
+                    new_url=new_url,
+                ),
+            )
+        return FeedRunResult(
+            source.name, feed.url, outcome, result.http_status, new=new, updated=updated
+        )
+
+    async def _failed(
+        self,
+        feed: FeedForUpdate,
+        source: FeedConfig,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        error_class: ErrorClass,
+        message: str,
+        now: datetime,
+        dry_run: bool,
+    ) -> FeedRunResult:
+        decision = decide_next_check(
+            now=now,
+            interval_minutes=source.interval_minutes,
+            result=result,
+            parsed=parsed,
+            error_class=error_class,
+            previous_failures=feed.consecutive_failures,
+            quiet_polls=feed.quiet_polls,
+            jitter=self.rng.random(),
+        )
+        if not dry_run:
+            await asyncio.to_thread(
+                self.store.record_poll,
+                FeedUpdateIntent(
+                    feed_id=feed.id,
+                    checked_at=now,
+                    next_check_at=decision.next_check_at,
+                    http_status=result.http_status,
+                    ok=False,
+                    consecutive_failures=decision.consecutive_failures,
+                    quiet_polls=feed.quiet_polls,
+                    retired=decision.retired,
+                    error_class=error_class.value,
+                    error_message=message,
+                ),
+            )
+        return FeedRunResult(
+            source.name,
+            feed.url,
+            "error",
+            result.http_status,
+            error_class=error_class.value,
+            error_message=message,
+        )
+
+
+def plan_updates(
+    articles: Sequence[Article], stored: dict[str, StoredEntry], feed_id: int
+) -> list[tuple[StoredEntry, Article]]:
+    """Entries of this feed whose upstream content changed since they were stored.
+
+    An entry first stored through another feed is left alone, so the same story in two
+    feeds does not flap between their tags.
+    """
+    changed = []
+    for article in articles:
+        s = stored.get(article.identity)
+        if (
+            s is not None
+            and s.feed_id == feed_id
+            and s.status is EntryStatus.WRITTEN
+            and s.content_hash != content_hash(article)
+        ):
+            changed.append((s, article))
+    return changed
+
+
+__all__ = [
+    "Extracted",
+    "FeedRunResult",
+    "Pipeline",
+    "RunResult",
+    "content_hash",
+    "parse_and_extract",
+    "plan_updates",
+    "utcnow",
+]
