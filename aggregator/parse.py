@@ -105,8 +105,10 @@ def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
         title=title,
         summary=summary,
         content=content,
-        published=_datetime(e.get("published_parsed")),
-        updated=_datetime(e.get("updated_parsed")),
+        # dict.get: FeedParserDict.get("updated_parsed") falls back to the published date
+        # with a DeprecationWarning; we want exactly what the feed said.
+        published=_datetime(dict.get(e, "published_parsed")),
+        updated=_datetime(dict.get(e, "updated_parsed")),
         media_content=tuple(_media(m) for m in _dicts(e.get("media_content"))),
         media_thumbnails=tuple(_media(m) for m in _dicts(e.get("media_thumbnail"))),
         media_credit=credit,

@@ -296,10 +296,10 @@ class Pipeline:
     async def _process(
         self, feed: FeedForUpdate, source: FeedConfig, *, dry_run: bool, catchup: bool
     ) -> FeedRunResult:
+        now = self.clock()  # the moment of the check: every decision of this poll uses it
         result = await self.fetcher.fetch(
             FetchRequest(feed.url, etag=feed.etag, last_modified=feed.last_modified)
         )
-        now = self.clock()
         if result.status is FetchStatus.ERROR:
             return await self._failed(
                 feed,

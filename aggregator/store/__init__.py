@@ -199,8 +199,10 @@ class Store:
             feeds.c.retired.is_(False),
             or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until <= now),
         ]
-        if not force:
-            conditions.append(or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now))
+        due = or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now)
+        # Forcing skips the normal interval, never an error back-off: a publisher's
+        # Retry-After (429/503) or a failing feed's back-off is not cut short.
+        conditions.append(or_(due, feeds.c.consecutive_failures == 0) if force else due)
         if keys is not None:
             conditions.append(feeds.c.key.in_(list(keys)))
         excluded = list(exclude_ids)
