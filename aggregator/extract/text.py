@@ -24,13 +24,73 @@ MAX_HTML_CHARS = 1_000_000
 _MAX_PASSES = 4
 
 _BLOCK = "\x1e"  # record separator: stripped from the input, so it only marks blocks
-_BLOCK_TAGS = (
-    "address|article|aside|blockquote|br|caption|center|dd|details|dialog|dir|div|dl|dt|"
-    "fieldset|figcaption|figure|footer|form|h[1-6]|header|hgroup|hr|li|main|menu|nav|ol|"
-    "option|p|pre|section|summary|table|tbody|td|tfoot|th|thead|tr|ul|img|video|audio|"
-    "iframe|object|embed|picture|source|svg|math|textarea|select|button|label|legend"
+# Elements that end a run of words (HTML block and replaced elements); every other element
+# is inline and inserts nothing, so "on <a>Site</a>." stays "on Site.".
+_BLOCK_NAMES = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "option",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+        "img",
+        "video",
+        "audio",
+        "iframe",
+        "object",
+        "embed",
+        "picture",
+        "source",
+        "svg",
+        "math",
+        "textarea",
+        "select",
+        "button",
+        "label",
+        "legend",
+    ]
 )
-_BLOCK_NAMES = frozenset(_BLOCK_TAGS.replace("h[1-6]", "h1|h2|h3|h4|h5|h6").split("|"))
 # Elements whose text is never prose: code, styles, fallbacks, form widgets, the head.
 _DROPPED = frozenset(
     {
