@@ -21,7 +21,12 @@ from aggregator.model import (
     SiteSettings,
     Text,
 )
-from aggregator.render import FRONT_MATTER_KEYS, parse_front_matter, render_article
+from aggregator.render import (
+    FRONT_MATTER_KEYS,
+    front_matter_node,
+    parse_front_matter,
+    render_article,
+)
 
 FR = load_labels("fr")
 NOW = datetime(2024, 7, 6, 8, 0, tzinfo=UTC)
@@ -212,3 +217,14 @@ def test_any_text_round_trips(title: str, summary: str) -> None:
     assert not any(b in text.encode("utf-8") for b in RAW_BREAKS)
     # Any value, even straight from PyYAML's own emitter, loads back unchanged.
     assert yaml.safe_load(yaml.safe_dump(meta, allow_unicode=True)) == meta
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.text(max_size=80), min_size=3, max_size=3))
+def test_libyaml_and_python_emitters_agree(values: list[str]) -> None:
+    article = replace(ARTICLE, title=values[0], summary=values[1], tags=(values[2],))
+    kwargs: dict[str, object] = {"allow_unicode": True, "width": 2**31 - 1}
+    node = front_matter_node(article)
+    python = yaml.serialize(node, Dumper=yaml.SafeDumper, **kwargs)
+    assert python == yaml.serialize(node, Dumper=yaml.CSafeDumper, **kwargs)
