@@ -80,6 +80,17 @@ B = "https://example.com/b.jpg"
             "https://example.com/real.jpg",
         ),
         (
+            {
+                "content": (
+                    '<img class="avatar avatar-96" src="https://example.com/u/me.jpg">'
+                    '<img class="wp-smiley" src="https://example.com/smile.png">'
+                    '<img src="https://pixel.wp.com/g.gif?v=1">'
+                    '<img src="https://example.com/2021x1080/pixelated-avatar-poster.jpg">',
+                )
+            },
+            "https://example.com/2021x1080/pixelated-avatar-poster.jpg",
+        ),
+        (
             {"content": ('<img data-src="https://example.com/lazy.jpg" src="data:,">',)},
             "https://example.com/lazy.jpg",
         ),
