@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import unicodedata
+from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs in the toolchain
 
@@ -106,15 +108,8 @@ _DROPPED = frozenset(
         "head",
     }
 )
-# No network, no comments or processing instructions; recover from any tag soup.
-_PARSER = etree.HTMLParser(
-    encoding="utf-8",
-    recover=True,
-    no_network=True,
-    remove_comments=True,
-    remove_pis=True,
-    default_doctype=False,
-)
+# lxml parsers must not be shared between threads; the pipeline may extract in a pool.
+_LOCAL = threading.local()
 # Characters that break a line or a YAML scalar, or are invisible controls: C0 (minus tab,
 # newline, CR which are whitespace anyway), DEL, C1 (U+0085 among them), the Unicode line and
 # paragraph separators, and direction overrides/isolates that can disguise a title.
@@ -132,13 +127,32 @@ _SPACE_RE = re.compile(r"[^\S\x1e]+")
 _BLOCKS_RE = re.compile(r"\s*\x1e[\s\x1e]*")
 
 
-def _html_once(markup: str) -> str:
-    """Text of one parse, with block markers; entities libxml2 skips (HTML5-only) decoded."""
+def parse_html(markup: str) -> Any:
+    """The lxml root of an HTML fragment (no network, comments or PIs), or None.
+
+    Kept here so every stage parses HTML the same way; callers must not let the element
+    escape the extract stage.
+    """
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = etree.HTMLParser(
+            encoding="utf-8",
+            recover=True,
+            no_network=True,
+            remove_comments=True,
+            remove_pis=True,
+            default_doctype=False,
+        )
     # Bytes, because lxml refuses a str that carries an XML encoding declaration.
     try:
-        root = etree.HTML(markup.encode("utf-8", "replace"), _PARSER)
+        return etree.HTML(markup[:MAX_HTML_CHARS].encode("utf-8", "replace"), parser)
     except (etree.ParserError, ValueError):
-        return ""
+        return None
+
+
+def _html_once(markup: str) -> str:
+    """Text of one parse, with block markers; entities libxml2 skips (HTML5-only) decoded."""
+    root = parse_html(markup)
     if root is None:
         return ""
     out: list[str] = []
@@ -220,4 +234,4 @@ def truncate(text: str, max_chars: int, ellipsis: str = "…") -> str:
     return head + ellipsis
 
 
-__all__ = ["MAX_HTML_CHARS", "html_blocks", "html_to_text", "one_line", "truncate"]
+__all__ = ["MAX_HTML_CHARS", "html_blocks", "html_to_text", "one_line", "parse_html", "truncate"]
