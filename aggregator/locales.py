@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from pathlib import Path
 
 from aggregator.errors import ConfigError
@@ -48,7 +47,6 @@ def _read(path: Path) -> dict[str, str]:
     return out
 
 
-@lru_cache(maxsize=32)
 def _load(language: str, extra_dir: Path | None) -> Labels:
     candidates = [language, language.replace("_", "-").split("-")[0]]
     values: dict[str, str] = {}

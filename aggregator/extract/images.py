@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import bs4
 from lxml import etree  # type: ignore[import-untyped]  # no stubs in the toolchain
 
-from aggregator.extract.text import MAX_HTML_CHARS, one_line
+from aggregator.extract.text import one_line, parse_html
 from aggregator.extract.urls import absolute_url
 from aggregator.model import MediaItem, ParsedEntry
 
@@ -28,14 +28,14 @@ _IMAGE_EXT_RE = re.compile(
 )
 # Pictures that are not the article's: counters, feed trackers, emoji, avatars.
 _NOT_ARTICLE_IMAGE_RE = re.compile(
-    r"feeds\.feedburner\.com|feedsportal|pixel|/stats?[./]|//stats?\.|s\.w\.org/images/core/emoji"
-    r"|gravatar\.com|avatar|/emoji/|doubleclick\.net|/b\.gif|spacer\.gif|blank\.gif|1x1",
+    r"feeds\.feedburner\.com|feedsportal\.com|\bpixel\b|/stats?[./?]|//stats?\."
+    r"|s\.w\.org/images/core/emoji|gravatar\.com|/avatars?/|/emoji/|doubleclick\.net"
+    r"|/(?:b|spacer|blank|clear|transparent)\.gif|(?<!\d)1x1(?!\d)",
     re.IGNORECASE,
 )
+# WordPress marks decorations on the element itself.
+_NOT_ARTICLE_CLASS_RE = re.compile(r"\b(?:avatar|wp-smiley|emoji)\b", re.IGNORECASE)
 _LAZY_SRC_ATTRS = ("src", "data-src", "data-lazy-src", "data-original")
-_PARSER = etree.HTMLParser(
-    encoding="utf-8", recover=True, no_network=True, remove_comments=True, remove_pis=True
-)
 # bs4 re-exports SoupStrainer without listing it in __all__ (it moved in 4.13).
 _META_ONLY = bs4.SoupStrainer("meta")  # type: ignore[attr-defined]
 _PAGE_IMAGE_KEYS = (
@@ -122,16 +122,15 @@ def content_images(markup: str, base: str) -> list[LeadImage]:
     """Real pictures of an HTML fragment, in document order, with their captions."""
     if "<img" not in markup.lower():
         return []
-    try:
-        root = etree.HTML(markup[:MAX_HTML_CHARS].encode("utf-8", "replace"), _PARSER)
-    except (etree.ParserError, ValueError):
-        return []
+    root = parse_html(markup)
     if root is None:
         return []
     found: list[LeadImage] = []
     for img in root.iter("img"):
         width, height = _dimension(img.get("width")), _dimension(img.get("height"))
         if (width is not None and width <= 2) or (height is not None and height <= 2):
+            continue
+        if _NOT_ARTICLE_CLASS_RE.search(img.get("class") or ""):
             continue
         url = ""
         for attr in _LAZY_SRC_ATTRS:

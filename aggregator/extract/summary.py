@@ -9,10 +9,11 @@ from aggregator.model import ParsedEntry, SiteSettings
 
 # WordPress appends "The post <title> appeared first on <site>." to every excerpt.
 _WP_FOOTER_RE = re.compile(r"(?:^|\s+)The post .{1,600}? appeared first on .{1,300}$", re.DOTALL)
-# "Continue reading →", "Read more »", "(more…)", "Lire la suite" at the end of a paragraph.
+# "Continue reading →", "Read more »", "(more…)", "Lire la suite" at the end of a paragraph;
+# a link text, so it never ends with a full stop (a sentence "Read more about X." stays).
 _READ_MORE_RE = re.compile(
     r"(?:^|\s+)(?:\(more…\)|\(more\.\.\.\)|(?:Continue reading|Read more|Read the (?:full|rest)"
-    r"|Keep reading|Lire la suite|Lire plus|Weiterlesen|Leer más)\b[^.!?]{0,150}[.!?]?)$",
+    r"|Keep reading|Lire la suite|Lire plus|Weiterlesen|Leer más)\b[^.!?]{0,150}(?:\.\.\.|…)?)$",
     re.IGNORECASE,
 )
 # Whole paragraphs that advertise the feed or the site rather than summarise the article.

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import unicodedata
+from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs in the toolchain
 
@@ -24,13 +26,73 @@ MAX_HTML_CHARS = 1_000_000
 _MAX_PASSES = 4
 
 _BLOCK = "\x1e"  # record separator: stripped from the input, so it only marks blocks
-_BLOCK_TAGS = (
-    "address|article|aside|blockquote|br|caption|center|dd|details|dialog|dir|div|dl|dt|"
-    "fieldset|figcaption|figure|footer|form|h[1-6]|header|hgroup|hr|li|main|menu|nav|ol|"
-    "option|p|pre|section|summary|table|tbody|td|tfoot|th|thead|tr|ul|img|video|audio|"
-    "iframe|object|embed|picture|source|svg|math|textarea|select|button|label|legend"
+# Elements that end a run of words (HTML block and replaced elements); every other element
+# is inline and inserts nothing, so "on <a>Site</a>." stays "on Site.".
+_BLOCK_NAMES = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "li",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "option",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+        "img",
+        "video",
+        "audio",
+        "iframe",
+        "object",
+        "embed",
+        "picture",
+        "source",
+        "svg",
+        "math",
+        "textarea",
+        "select",
+        "button",
+        "label",
+        "legend",
+    ]
 )
-_BLOCK_NAMES = frozenset(_BLOCK_TAGS.replace("h[1-6]", "h1|h2|h3|h4|h5|h6").split("|"))
 # Elements whose text is never prose: code, styles, fallbacks, form widgets, the head.
 _DROPPED = frozenset(
     {
@@ -46,15 +108,8 @@ _DROPPED = frozenset(
         "head",
     }
 )
-# No network, no comments or processing instructions; recover from any tag soup.
-_PARSER = etree.HTMLParser(
-    encoding="utf-8",
-    recover=True,
-    no_network=True,
-    remove_comments=True,
-    remove_pis=True,
-    default_doctype=False,
-)
+# lxml parsers must not be shared between threads; the pipeline may extract in a pool.
+_LOCAL = threading.local()
 # Characters that break a line or a YAML scalar, or are invisible controls: C0 (minus tab,
 # newline, CR which are whitespace anyway), DEL, C1 (U+0085 among them), the Unicode line and
 # paragraph separators, and direction overrides/isolates that can disguise a title.
@@ -72,13 +127,32 @@ _SPACE_RE = re.compile(r"[^\S\x1e]+")
 _BLOCKS_RE = re.compile(r"\s*\x1e[\s\x1e]*")
 
 
-def _html_once(markup: str) -> str:
-    """Text of one parse, with block markers; entities libxml2 skips (HTML5-only) decoded."""
+def parse_html(markup: str) -> Any:
+    """The lxml root of an HTML fragment (no network, comments or PIs), or None.
+
+    Kept here so every stage parses HTML the same way; callers must not let the element
+    escape the extract stage.
+    """
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = etree.HTMLParser(
+            encoding="utf-8",
+            recover=True,
+            no_network=True,
+            remove_comments=True,
+            remove_pis=True,
+            default_doctype=False,
+        )
     # Bytes, because lxml refuses a str that carries an XML encoding declaration.
     try:
-        root = etree.HTML(markup.encode("utf-8", "replace"), _PARSER)
+        return etree.HTML(markup[:MAX_HTML_CHARS].encode("utf-8", "replace"), parser)
     except (etree.ParserError, ValueError):
-        return ""
+        return None
+
+
+def _html_once(markup: str) -> str:
+    """Text of one parse, with block markers; entities libxml2 skips (HTML5-only) decoded."""
+    root = parse_html(markup)
     if root is None:
         return ""
     out: list[str] = []
@@ -160,4 +234,4 @@ def truncate(text: str, max_chars: int, ellipsis: str = "…") -> str:
     return head + ellipsis
 
 
-__all__ = ["MAX_HTML_CHARS", "html_blocks", "html_to_text", "one_line", "truncate"]
+__all__ = ["MAX_HTML_CHARS", "html_blocks", "html_to_text", "one_line", "parse_html", "truncate"]
