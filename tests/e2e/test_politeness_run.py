@@ -23,14 +23,18 @@ def rss(tag: str, n: int = 3) -> bytes:
     items = "".join(
         f"<item><title>{tag} story {i}</title><link>http://{tag}.invalid/{i}</link>"
         f"<pubDate>Thu, 28 Mar 2024 1{i}:00:00 +0000</pubDate>"
-        f"<description>Story {i} of {tag}.</description></item>" for i in range(n))
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-            f"<title>{tag}</title><link>http://{tag}.invalid/</link>{items}</channel></rss>"
-            ).encode()
+        f"<description>Story {i} of {tag}.</description></item>"
+        for i in range(n)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{tag}</title><link>http://{tag}.invalid/</link>{items}</channel></rss>"
+    ).encode()
 
 
-def test_publisher_sees_validators_echoed_across_runs(server: LoopbackServer,
-                                                     tmp_path: Path) -> None:
+def test_publisher_sees_validators_echoed_across_runs(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
     body = rss("polite")
     etag, last_modified = 'W/"abc"', "Tue, 01 Jul 2025 10:00:00 GMT"
 
@@ -38,8 +42,15 @@ def test_publisher_sees_validators_echoed_across_runs(server: LoopbackServer,
         validators = {"etag": etag, "last-modified": last_modified}
         if req.header("if-none-match") == etag:
             return Reply(304, b"", validators)
-        return Reply(200, body, {"content-type": "application/rss+xml",
-                                 "set-cookie": "session=tracking; Path=/", **validators})
+        return Reply(
+            200,
+            body,
+            {
+                "content-type": "application/rss+xml",
+                "set-cookie": "session=tracking; Path=/",
+                **validators,
+            },
+        )
 
     server.route("/feed", handler)
     config = write_config(tmp_path, [{"name": "Polite", "url": server.url("/feed")}])
@@ -52,7 +63,9 @@ def test_publisher_sees_validators_echoed_across_runs(server: LoopbackServer,
     assert second.header("if-none-match") == etag  # byte for byte, W/ and quotes included
     assert second.header("if-modified-since") == last_modified
     for req in (first, second):
-        assert req.header("user-agent", ).startswith("aggregator/")
+        assert req.header(
+            "user-agent",
+        ).startswith("aggregator/")
         assert "+http" in req.header("user-agent")
         assert req.header("accept").startswith("application/rss+xml")
         assert req.header("accept-encoding") == "gzip, deflate, br"
@@ -75,8 +88,7 @@ def _sleep(_req: SeenRequest, h: http.server.BaseHTTPRequestHandler) -> None:
     time.sleep(6)
 
 
-def test_every_fault_is_recorded_on_its_feed_only(server: LoopbackServer,
-                                                  tmp_path: Path) -> None:
+def test_every_fault_is_recorded_on_its_feed_only(server: LoopbackServer, tmp_path: Path) -> None:
     zeros = bytes(200 * 1024 * 1024)
     gzip_bomb = gzip.compress(zeros, compresslevel=6)
     brotli_bomb = brotli.compress(zeros, quality=1)
@@ -87,40 +99,77 @@ def test_every_fault_is_recorded_on_its_feed_only(server: LoopbackServer,
     server.route("/reset", lambda _r, h: reset_connection(h))
     server.route("/timeout", _sleep)
     server.route("/drip", _drip)
-    server.route("/huge", lambda _r, h: write_raw(
-        h, b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n" + b"x" * 65536))
+    server.route(
+        "/huge",
+        lambda _r, h: write_raw(
+            h, b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n" + b"x" * 65536
+        ),
+    )
     server.route("/gzip-bomb", body=gzip_bomb, headers={"content-encoding": "gzip"})
     server.route("/brotli-bomb", body=brotli_bomb, headers={"content-encoding": "br"})
     server.route("/loop", status=301, headers={"location": "/loop"})
-    server.route("/html", body=b"<!doctype html><html><body><p>Not a feed</p></body></html>",
-                 headers={"content-type": "text/html"})
+    server.route(
+        "/html",
+        body=b"<!doctype html><html><body><p>Not a feed</p></body></html>",
+        headers={"content-type": "text/html"},
+    )
     server.route("/empty", body=b"", headers={"content-type": "application/rss+xml"})
-    server.route("/invalid", body=b"\x00\x01 this is not xml at all <<<",
-                 headers={"content-type": "application/xml"})
-    server.route("/429", lambda _r, h: write_raw(
-        h, raw_response("429 Too Many Requests", [("Retry-After", "7200")])))
+    server.route(
+        "/invalid",
+        body=b"\x00\x01 this is not xml at all <<<",
+        headers={"content-type": "application/xml"},
+    )
+    server.route(
+        "/429",
+        lambda _r, h: write_raw(
+            h, raw_response("429 Too Many Requests", [("Retry-After", "7200")])
+        ),
+    )
     server.route("/410", status=410)
     server.route("/moved1", status=301, headers={"location": "/moved2"})
     server.route("/moved2", status=308, headers={"location": "/new-home"})
     server.feed("/new-home", rss("moved"))
     expected = {
-        "/500": "http_5xx", "/reset": "connect", "/timeout": "timeout", "/drip": "timeout",
-        "/huge": "too_large", "/gzip-bomb": "too_large", "/brotli-bomb": "too_large",
-        "/loop": "too_many_redirects", "/html": "parse", "/empty": "parse",
-        "/invalid": "parse", "/429": "http_429", "/410": "http_410",
+        "/500": "http_5xx",
+        "/reset": "connect",
+        "/timeout": "timeout",
+        "/drip": "timeout",
+        "/huge": "too_large",
+        "/gzip-bomb": "too_large",
+        "/brotli-bomb": "too_large",
+        "/loop": "too_many_redirects",
+        "/html": "parse",
+        "/empty": "parse",
+        "/invalid": "parse",
+        "/429": "http_429",
+        "/410": "http_410",
     }
     paths = ["/ok1", "/ok2", "/moved1", *expected]
-    config = write_config(tmp_path, [{"name": p.strip("/"), "url": server.url(p)}
-                                     for p in paths],
-                          fetch={"timeout_seconds": 3, "read_timeout_seconds": 2})
+    config = write_config(
+        tmp_path,
+        [{"name": p.strip("/"), "url": server.url(p)} for p in paths],
+        fetch={"timeout_seconds": 3, "read_timeout_seconds": 2},
+    )
     started = time.monotonic()
     child = subprocess.run(
-        [sys.executable, "-c",
-         "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
-         "sys.exit(p.returncode)",
-         sys.executable, "-m", "aggregator", "run", "--config", str(config)],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-c",
+            "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+            "sys.exit(p.returncode)",
+            sys.executable,
+            "-m",
+            "aggregator",
+            "run",
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     elapsed = time.monotonic() - started
     assert child.returncode == 0, child.stderr
     peak_kib = int(child.stderr.strip().splitlines()[-1])

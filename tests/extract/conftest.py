@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,12 +47,4 @@ def entry(**kw: object) -> ParsedEntry:
 
 
 def parse(body: bytes, url: str = SOURCE.url) -> ParsedFeed:
-    """``parse_feed`` with feedparser's issue-310 DeprecationWarning silenced.
-
-    parse.py reads ``updated_parsed``, which makes feedparser warn when an entry has only a
-    published date; with ``filterwarnings = error`` that would fail every test here. The
-    warning belongs to the parse stage and is reported to its owner.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*issue 310", category=DeprecationWarning)
-        return parse_feed(body, url=url)
+    return parse_feed(body, url=url)
