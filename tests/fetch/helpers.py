@@ -33,8 +33,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def fetch_once(url: str, *, etag: str | None = None, last_modified: str | None = None,
-               **overrides: Any) -> FetchResult:
+def fetch_once(
+    url: str, *, etag: str | None = None, last_modified: str | None = None, **overrides: Any
+) -> FetchResult:
     async def go() -> FetchResult:
         async with Fetcher(settings(**overrides), clock=clock) as fetcher:
             return await fetcher.fetch(FetchRequest(url, etag=etag, last_modified=last_modified))
