@@ -237,16 +237,15 @@ class Fetcher:
         started = time.monotonic()
         outcome = _Outcome(final_url=url)
         try:
-            async with self._global:
-                await self._follow(
-                    url,
-                    headers=headers,
-                    outcome=outcome,
-                    max_raw=max_raw,
-                    max_decoded=max_decoded,
-                    deadline=deadline,
-                    page=page,
-                )
+            await self._follow(
+                url,
+                headers=headers,
+                outcome=outcome,
+                max_raw=max_raw,
+                max_decoded=max_decoded,
+                deadline=deadline,
+                page=page,
+            )
             return self._result(url, outcome, started, page)
         except Exception as exc:  # every failure becomes a value
             error_class, message = classify(exc)
@@ -325,7 +324,9 @@ class Fetcher:
         deadline: float,
         page: bool,
     ) -> _Exchange:
-        async with self._host_slot(url.host):
+        # Queue per host first, then take a global slot: a busy host's waiting fetches do
+        # not hold global slots that other hosts could use.
+        async with self._host_slot(url.host), self._global:
             # The deadline covers DNS, connect, headers and body: a header drip cannot
             # outlive it (httpx's read timeout is per socket read).
             async with asyncio.timeout(deadline):

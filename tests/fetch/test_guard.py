@@ -187,3 +187,23 @@ def test_mock_transport_is_used_when_given() -> None:
     result = run(go())
     assert result.status is FetchStatus.OK
     assert result.body == FEED
+
+
+def test_through_a_proxy_targets_are_still_vetted(server: LoopbackServer) -> None:
+    """With a proxy the socket goes to the proxy (operator's choice), so the fetcher vets
+    the target host itself: an internal target never reaches the proxy."""
+    server.route("/secret", body=b"metadata credentials")
+
+    async def go(allow: bool) -> FetchResult:
+        proxied = FetchSettings(
+            proxy=server.url("/"), allow_private_networks=allow, per_host_delay_seconds=0.0
+        )
+        async with Fetcher(proxied) as fetcher:
+            return await fetcher.fetch(FetchRequest("http://127.0.0.1:9/secret"))
+
+    blocked = run(go(allow=False))
+    assert blocked.error_class is ErrorClass.BLOCKED
+    assert server.requests == []
+    run(go(allow=True))
+    # An HTTP proxy receives the absolute URL: the request went through the proxy.
+    assert [r.path for r in server.requests] == ["http://127.0.0.1:9/secret"]
