@@ -23,6 +23,8 @@ __all__ = [
 ]
 
 SUPPORTED_ENCODINGS = ("gzip", "deflate", "br")
+# Output of one decompression step: small, so a step never holds much beside the body.
+STEP_BYTES = 256 * 1024
 
 _GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS  # 47: auto-detect a gzip or zlib header
 _RAW_DEFLATE = -zlib.MAX_WBITS  # servers that send "deflate" without the zlib header
@@ -37,7 +39,7 @@ class DecodedTooLarge(Exception):
 
 
 class BodyDecoder:
-    """Identity decoding; subclasses inflate. ``feed`` returns decoded bytes, bounded."""
+    """Identity decoding; subclasses inflate. ``feed`` appends decoded bytes, bounded."""
 
     def __init__(self, max_bytes: int, *, truncate: bool = False) -> None:
         self.max_bytes = max_bytes
@@ -59,15 +61,15 @@ class BodyDecoder:
 
     def _limit(self) -> int:
         # One byte more than allowed, so that "exactly at the cap" and "over it" differ.
-        return self.max_bytes - self.produced + 1
+        return min(self.max_bytes - self.produced + 1, STEP_BYTES)
 
-    def feed(self, data: bytes) -> bytes:
-        if self.truncated:
-            return b""
-        return self._count(data)
+    def feed(self, data: bytes, into: bytearray) -> None:
+        """Decode ``data`` and append the output to ``into``."""
+        if not self.truncated:
+            into += self._count(data)
 
-    def finish(self) -> bytes:
-        return b""
+    def finish(self, into: bytearray) -> None:
+        """Check that the stream ended cleanly (and append any tail)."""
 
 
 class _ZlibDecoder(BodyDecoder):
@@ -78,8 +80,8 @@ class _ZlibDecoder(BodyDecoder):
         self._started = False
         self._ended = False
 
-    def feed(self, data: bytes) -> bytes:
-        out = bytearray()
+    def feed(self, data: bytes, into: bytearray) -> None:
+        out = into
         while data and not self.truncated:
             if self._ended:
                 # Concatenated gzip members are legal (RFC 1952 §2.2); anything else is not.
@@ -100,14 +102,11 @@ class _ZlibDecoder(BodyDecoder):
                 data = self._obj.unused_data
             else:
                 data = self._obj.unconsumed_tail
-        return bytes(out)
 
-    def finish(self) -> bytes:
-        if not self._started or self.truncated:
-            return b""  # an empty body with a Content-Encoding header
-        if not self._obj.eof:
+    def finish(self, into: bytearray) -> None:
+        # Not started: an empty body with a Content-Encoding header, which is fine.
+        if self._started and not self.truncated and not self._obj.eof:
             raise DecodeError("truncated compressed body")
-        return b""
 
 
 class _BrotliDecoder(BodyDecoder):
@@ -116,23 +115,21 @@ class _BrotliDecoder(BodyDecoder):
         self._obj = brotli.Decompressor()
         self._started = False
 
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes, into: bytearray) -> None:
         if not data or self.truncated:
-            return b""
+            return
         self._started = True
-        out = bytearray()
+        out = into
         try:
             out += self._count(self._obj.process(data, output_buffer_limit=self._limit()))
             while not self.truncated and not self._obj.can_accept_more_data():
                 out += self._count(self._obj.process(b"", output_buffer_limit=self._limit()))
         except brotli.error as err:
             raise DecodeError(f"corrupt brotli body: {err}") from err
-        return bytes(out)
 
-    def finish(self) -> bytes:
+    def finish(self, into: bytearray) -> None:
         if self._started and not self.truncated and not self._obj.is_finished():
             raise DecodeError("truncated brotli body")
-        return b""
 
 
 def make_decoder(
