@@ -107,8 +107,8 @@ def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
         content=content,
         # dict.get: FeedParserDict.get("updated_parsed") falls back to the published date
         # with a DeprecationWarning; we want exactly what the feed said.
-        published=_datetime(dict.get(e, "published_parsed")),
-        updated=_datetime(dict.get(e, "updated_parsed")),
+        published=_datetime(_own(e, "published_parsed")),
+        updated=_datetime(_own(e, "updated_parsed")),
         media_content=tuple(_media(m) for m in _dicts(e.get("media_content"))),
         media_thumbnails=tuple(_media(m) for m in _dicts(e.get("media_thumbnail"))),
         media_credit=credit,
@@ -127,6 +127,11 @@ def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
         ),
         base_url=base or feed_url,
     )
+
+
+def _own(e: Mapping[str, Any], key: str) -> Any:
+    """A key the entry really has, bypassing FeedParserDict's aliasing fallbacks."""
+    return dict.get(e, key) if isinstance(e, dict) else e.get(key)
 
 
 def _dicts(value: Any) -> list[Mapping[str, Any]]:
