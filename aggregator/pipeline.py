@@ -187,6 +187,7 @@ class Pipeline:
         self.batch_size = batch_size
         self.labels = load_labels(settings.site.language, settings.site.locales_dir)
         self._sources = {f.url: f for f in settings.feeds}
+        self._page_lookups: dict[str, asyncio.Future[str]] = {}
 
     # -- a pass -------------------------------------------------------------------------------
 
@@ -398,23 +399,40 @@ class Pipeline:
         """Look for og:image on the article page when the feed gave no image (cached)."""
         if article.image_url or not source.fetch_page_image or not article.source_url:
             return article
-        cached = await asyncio.to_thread(self.store.cached_page_image, article.source_url)
-        if cached is None:
-            page = await self.fetcher.fetch_page(article.source_url)
-            cached = ""
-            if page.status is FetchStatus.OK:
-                cached = find_page_image(page.body, page.final_url)
-            await asyncio.to_thread(
-                self.store.cache_page_image, article.source_url, cached, now=now
-            )
-        if not cached:
+        found = await self._page_image(article.source_url, now)
+        if not found:
             return article
         credit = self.settings.site.image_credit or self.labels.image_credit_template
         return replace(
             article,
-            image_url=cached,
+            image_url=found,
             image_credit=credit.replace("{sourceUrl}", article.source_url),
         )
+
+    async def _page_image(self, url: str, now: datetime) -> str:
+        """The page's og:image: from the store's cache, else fetched once per process.
+
+        Two feeds of one batch may carry the same story; the lookup in flight is shared so
+        the page is requested once. Later runs (and other workers) read the store's cache.
+        """
+        pending = self._page_lookups.get(url)
+        if pending is None:
+            pending = asyncio.ensure_future(self._lookup_page_image(url, now))
+            self._page_lookups[url] = pending
+        try:
+            return await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._page_lookups.pop(url, None)
+
+    async def _lookup_page_image(self, url: str, now: datetime) -> str:
+        cached = await asyncio.to_thread(self.store.cached_page_image, url)
+        if cached is not None:
+            return cached
+        page = await self.fetcher.fetch_page(url)
+        image = find_page_image(page.body, page.final_url) if page.status is FetchStatus.OK else ""
+        await asyncio.to_thread(self.store.cache_page_image, url, image, now=now)
+        return image
 
     def _new_entry(self, article: Article, upstream_hash: str, status: EntryStatus) -> NewEntry:
         alt = alternative(article, self.settings.site)
