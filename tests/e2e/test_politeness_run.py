@@ -129,6 +129,7 @@ def test_every_fault_is_recorded_on_its_feed_only(server: LoopbackServer, tmp_pa
     server.route("/moved1", status=301, headers={"location": "/moved2"})
     server.route("/moved2", status=308, headers={"location": "/new-home"})
     server.feed("/new-home", rss("moved"))
+    server.route("/moved-to-html", status=301, headers={"location": "/html"})
     expected = {
         "/500": "http_5xx",
         "/reset": "connect",
@@ -143,6 +144,7 @@ def test_every_fault_is_recorded_on_its_feed_only(server: LoopbackServer, tmp_pa
         "/invalid": "parse",
         "/429": "http_429",
         "/410": "http_410",
+        "/moved-to-html": "parse",
     }
     paths = ["/ok1", "/ok2", "/moved1", *expected]
     config = write_config(
@@ -194,6 +196,8 @@ def test_every_fault_is_recorded_on_its_feed_only(server: LoopbackServer, tmp_pa
     for ok in ("ok1", "ok2", "moved1"):
         assert status[ok].last_error_class is None and status[ok].last_success_at is not None
     assert status["moved1"].url == server.url("/new-home")
+    # A permanent redirect to something that is not a feed does not move the feed.
+    assert status["moved-to-html"].url == server.url("/moved-to-html")
     assert [h[:2] for h in history] == [(server.url("/moved1"), server.url("/new-home"))]
     assert len(articles(tmp_path / "articles")) == 9
 
