@@ -264,7 +264,7 @@ def generate(n_feeds: int, seed: int = 1, entries: int | None = None) -> list[Fe
         kind = "atom" if rng.random() < ATOM_SHARE else "rss"
         n_entries = entries if entries is not None else rng.randint(20, 50)
         # Bytes per entry: full-content WordPress items weigh 2.5-6 KB.
-        per_entry = rng.triangular(2_400, 5_500, 3_000)
+        per_entry = rng.triangular(2_000, 5_000, 2_400)
         target = min(max(int(n_entries * per_entry), 45_000), 150_000)
         name = f"{rng.choice(_CATEGORIES)} {rng.choice(_LAST)} {i}"
         host = f"s{seed}-site{i:05d}.example"
