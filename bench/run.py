@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.measure import ROOT, measure, python_cmd
+from bench.measure import ROOT, measure_module, module_cmd
 from bench.server import FeedServer
 
 RESULTS = ROOT / "bench" / "results"
@@ -98,22 +98,6 @@ def count_files(output_dir: Path) -> int:
 #: Which checkout's ``aggregator`` package is measured (``--aggregator-root``).
 AGGREGATOR_ROOT = ROOT
 
-# ``python -m aggregator`` with the package taken from AGGREGATOR_ROOT only: a setuptools
-# editable install of another checkout (its meta-path finder) must not supply the
-# modules this checkout lacks, or the pass would run a mix of two trees.
-_BOOTSTRAP = (
-    "import runpy, sys; "
-    "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in repr(f)]; "
-    "sys.path.insert(0, sys.argv.pop(1)); "
-    "sys.argv[0] = 'aggregator'; "
-    "runpy.run_module('aggregator', run_name='__main__', alter_sys=True)"
-)
-
-
-def aggregator_cmd(*args: str) -> list[str]:
-    """The command line of ``python -m aggregator <args>`` for AGGREGATOR_ROOT."""
-    return python_cmd("-c", _BOOTSTRAP, str(AGGREGATOR_ROOT), *args)
-
 
 def run_aggregator(config_path: Path) -> dict[str, Any]:
     """One measured ``python -m aggregator run --config <config> --all`` pass.
@@ -123,8 +107,8 @@ def run_aggregator(config_path: Path) -> dict[str, Any]:
     """
     db, out = _config_paths(config_path)
     before, files_before = count_entries(db) or 0, count_files(out)
-    cmd = aggregator_cmd("run", "--config", str(config_path), "--all")
-    m = measure(cmd, config_path.parent / "logs")
+    args = ["run", "--config", str(config_path), "--all"]
+    m = measure_module("aggregator", args, config_path.parent / "logs", root=AGGREGATOR_ROOT)
     after = count_entries(db)
     m["ok"] = m["returncode"] == 0 and after is not None
     m["entries_new"] = None if after is None else after - before
@@ -145,7 +129,7 @@ def aggregator_source_hash() -> str:
 def aggregator_probe() -> str | None:
     """None if ``python -m aggregator run --help`` works, else the reason it does not."""
     proc = subprocess.run(
-        aggregator_cmd("run", "--help"),
+        module_cmd("aggregator", "run", "--help", peak_file=Path(os.devnull), root=AGGREGATOR_ROOT),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -191,12 +175,8 @@ class FeedparserRunner(Runner):
         workdir.mkdir(parents=True, exist_ok=True)
         uf, out = workdir / "urls.txt", workdir / "result.json"
         uf.write_text("\n".join(urls))
-        m = measure(
-            python_cmd(
-                "-m", "bench.baselines", "feedparser", "--urls-file", str(uf), "--out", str(out)
-            ),
-            workdir,
-        )
+        args = ["feedparser", "--urls-file", str(uf), "--out", str(out)]
+        m = measure_module("bench.baselines", args, workdir / "logs")
         m["ok"] = m["returncode"] == 0
         if m["ok"]:
             m.update(json.loads(out.read_text()))
@@ -212,11 +192,11 @@ class ReaderRunner(Runner):
         workdir.mkdir(parents=True, exist_ok=True)
         uf, out = workdir / "urls.txt", workdir / "result.json"
         uf.write_text("\n".join(urls))
-        cmd = python_cmd(
-            "-m", "bench.baselines", "reader", "--db", str(workdir / "reader.sqlite"),
-            "--workers", str(self.workers), "--urls-file", str(uf), "--out", str(out),
-        )  # fmt: skip
-        m = measure(cmd, workdir / "logs")
+        args = [
+            "reader", "--db", str(workdir / "reader.sqlite"), "--workers", str(self.workers),
+            "--urls-file", str(uf), "--out", str(out),
+        ]  # fmt: skip
+        m = measure_module("bench.baselines", args, workdir / "logs")
         m["ok"] = m["returncode"] == 0
         if m["ok"]:
             m.update(json.loads(out.read_text()))

@@ -126,7 +126,8 @@ class Server:
                 conn = headers.get("connection", "").lower()
                 keep_alive = conn != "close" if version == "HTTP/1.1" else conn == "keep-alive"
                 status, extra, body = self.route(method, target, headers)
-                self._respond(writer, status, extra, body, keep_alive, method == "HEAD")
+                count = not target.startswith("/_control/")
+                self._respond(writer, status, extra, body, keep_alive, method == "HEAD", count)
                 await writer.drain()
                 if not keep_alive:
                     break
@@ -145,6 +146,7 @@ class Server:
         body: bytes,
         keep_alive: bool,
         head: bool = False,
+        count: bool = True,
     ) -> None:
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}", "Server: bench-feeds"]
         lines += [f"{k}: {v}" for k, v in extra.items()]
@@ -155,6 +157,8 @@ class Server:
         if status != 304 and not head:
             data += body
         writer.write(data)
+        if not count:
+            return
         st = self.stats
         st["requests"] += 1
         st[f"status_{status}"] = st.get(f"status_{status}", 0) + 1
