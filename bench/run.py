@@ -235,7 +235,9 @@ def machine_info() -> dict[str, Any]:
         pass
     from importlib.metadata import PackageNotFoundError, version
 
-    for pkg in ("feedparser", "reader", "httpx", "SQLAlchemy", "aggregator"):
+    info["aggregator_root"] = str(AGGREGATOR_ROOT)
+    info["aggregator_source_hash"] = aggregator_source_hash()
+    for pkg in ("feedparser", "reader", "httpx", "SQLAlchemy"):
         try:
             info[f"{pkg}_version"] = version(pkg)
         except PackageNotFoundError:
@@ -414,7 +416,7 @@ def markdown(res: dict[str, Any]) -> str:
         for name, r in by_runner.items():
             med = r.get("median")
             if med is None:
-                out.append(f"| {scn} | {name} | {r.get('status', 'unavailable')} |||||||| ")
+                out.append(f"| {scn} | {name} | {r.get('status', 'unavailable')} " + "| " * 7 + "|")
                 continue
             rat = r.get("ratios", {})
             codes = f"{fmt(med.get('status_200'))} / {fmt(med.get('status_304'))}"
