@@ -95,6 +95,8 @@ def count_files(output_dir: Path) -> int:
     return sum(1 for _ in output_dir.rglob("*.md")) if output_dir.exists() else 0
 
 
+#: What the cached pre-filled store holds (entries_total), for the results file.
+PREP_INFO: dict[str, Any] = {}
 #: Which checkout's ``aggregator`` package is measured (``--aggregator-root``).
 AGGREGATOR_ROOT = ROOT
 
@@ -451,6 +453,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"{m.get('feedparser_version')}, reader {m.get('reader_version')}",
         f"- reader workers: {json.dumps(res.get('reader_workers'))}",
         f"- server check: {json.dumps(res.get('server_check'))}",
+        f"- pre-filled store (stored100k): {json.dumps(res.get('prepared_store'))}",
+        f"- aggregator start-up (`run --help`): {json.dumps(res.get('aggregator_startup'))}",
         f"- total harness time: {res.get('elapsed_s')} s",
     ]
     return "\n".join(out) + "\n"
@@ -458,6 +462,14 @@ def markdown(res: dict[str, Any]) -> str:
 
 def print_table(res: dict[str, Any]) -> None:
     print()
+    for row in res.get("scale") or []:
+        med = row.get("median") or {}
+        print(
+            f"scale {row['runner']:<11} {row['feeds']:>6} feeds: wall {fmt(med.get('wall_s'))} s, "
+            f"peak RSS {fmt(med.get('peak_rss_mb'), 1)} MB"
+        )
+    if not res.get("scenarios"):
+        return
     hdr = f"{'scenario':<11} {'runner':<11} {'wall s':>8} {'CPU s':>8} {'RSS MB':>7} "
     hdr += f"{'new':>7} {'entries/s':>9} {'200':>5} {'304':>5} {'×fp':>6} {'×reader':>7}"
     print(hdr)
@@ -489,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep-feeds", type=int, default=100)
     p.add_argument("--quick", action="store_true", help="100 feeds, 1 run, 250 prep feeds")
     p.add_argument("--scale", action="store_true", help="first ingest at 1,000 and 10,000")
+    p.add_argument("--scale-feeds", default="1000,10000", help="feed counts for --scale")
     p.add_argument("--keep", action="store_true", help="keep the work directories")
     p.add_argument(
         "--aggregator-root",
@@ -530,8 +543,20 @@ def main(argv: list[str] | None = None) -> int:
         status["aggregator"] = f"unavailable ({why})"
         print(f"aggregator: {status['aggregator']}")
         del runners["aggregator"]
+    elif "aggregator" in runners:
+        # Interpreter start-up + imports, included in every aggregator wall time.
+        runs = [
+            measure_module("aggregator", ["run", "--help"], work / "startup", AGGREGATOR_ROOT)
+            for _ in range(3)
+        ]
+        res["aggregator_startup"] = {
+            "wall_s": round(statistics.median(m["wall_s"] for m in runs), 3),
+            "peak_rss_mb": round(statistics.median(m["peak_rss_mb"] for m in runs), 1),
+        }
+        print(f"aggregator start-up (run --help): {res['aggregator_startup']}")
 
-    n_server = 10_000 if args.scale else args.feeds
+    scale_counts = [int(x) for x in args.scale_feeds.split(",")]
+    n_server = max(scale_counts) if args.scale else args.feeds
     need_prep = "stored100k" in scenarios and "aggregator" in runners and not args.scale
     print(f"starting feed server ({n_server} feeds{', prep feeds' if need_prep else ''}) ...")
     try:
@@ -540,11 +565,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"server check: {res['server_check']}")
             if args.scale:
                 res["scenarios"] = {}
-                res["scale"] = run_scale(args, runners, srv, work)
+                res["scale"] = run_scale(args, scale_counts, runners, srv, work)
             else:
                 if "reader" in runners:
                     res["reader_workers"] = choose_reader_workers(args, srv, work)
                 res["scenarios"] = run_scenarios(args, scenarios, runners, status, srv, work)
+                res["prepared_store"] = dict(PREP_INFO, prep_feeds=args.prep_feeds)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -574,6 +600,7 @@ def run_scenarios(
     if "stored100k" in scenarios and "aggregator" in runners:
         path, info = prepared_store(runners["aggregator"], srv, args.prep_feeds, args.seed)
         prep["aggregator"] = path
+        PREP_INFO.update(info if path else {})
         if path is None:
             status["aggregator-stored100k"] = "prep failed: " + info.get("stderr_tail", "")[-200:]
     order = list(scenarios)
@@ -646,11 +673,15 @@ def run_scenarios(
 
 
 def run_scale(
-    args: argparse.Namespace, runners: dict[str, Runner], srv: FeedServer, work: Path
+    args: argparse.Namespace,
+    counts: list[int],
+    runners: dict[str, Runner],
+    srv: FeedServer,
+    work: Path,
 ) -> list[dict[str, Any]]:
     rows = []
     for name, runner in runners.items():
-        for n in (1000, 10_000):
+        for n in counts:
             rs = []
             for k in range(1, args.runs + 1):
                 srv.reset()
