@@ -626,7 +626,10 @@ def run_scenarios(
                 )
                 print(line if m.get("ok") else line + " FAILED: " + m["stderr_tail"][-300:])
                 if name == "aggregator" and not m.get("ok") and scn == "first":
-                    status["aggregator"] = f"unavailable (run failed: exit {m['returncode']})"
+                    table = "missing" if m.get("entries_total") is None else "present"
+                    status["aggregator"] = (
+                        f"unavailable (run failed: exit {m['returncode']}, entries table {table})"
+                    )
             if "aggregator" in status and "aggregator" in runners:
                 del runners["aggregator"]
     out: dict[str, Any] = {}
