@@ -1,0 +1,100 @@
+"""Run one command in a fresh child process and measure it from the outside.
+
+Wall time is measured around the child (interpreter start-up and imports included);
+CPU time (user + sys) comes from ``os.wait4`` for that child alone; peak memory is the
+child's own VmHWM (see ``_BOOTSTRAP``), ``ru_maxrss`` being kept as ``ru_maxrss_mb``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# Runs ``python -m <module> <args>`` and records the process's own peak RSS (VmHWM) at
+# exit.  ``ru_maxrss`` of a child is floored by the RSS of the parent at fork time
+# (Linux keeps the pre-exec high-water mark), so VmHWM is the figure we report.
+# With a non-empty ``root`` the module is imported from that directory only: a
+# setuptools editable install of another checkout (its meta-path finder) must not
+# supply modules this checkout lacks, or the pass would run a mix of two trees.
+_BOOTSTRAP = """
+import atexit, runpy, sys
+peak_file, root, module = sys.argv[1:4]
+del sys.argv[1:4]
+def _peak():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                with open(peak_file, 'w') as out:
+                    out.write(line.split()[1])
+atexit.register(_peak)
+if root:
+    sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in repr(f)]
+    sys.path.insert(0, root)
+sys.argv[0] = module
+runpy.run_module(module, run_name='__main__', alter_sys=True)
+"""
+
+
+def module_cmd(module: str, *args: str, peak_file: Path, root: Path | None = None) -> list[str]:
+    """``python -m module args`` through the peak-recording bootstrap."""
+    return [sys.executable, "-c", _BOOTSTRAP, str(peak_file), str(root or ""), module, *args]
+
+
+def measure_module(
+    module: str, args: list[str], workdir: Path, root: Path | None = None
+) -> dict[str, Any]:
+    """Measure ``python -m module args`` in a fresh process (see :func:`measure`)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    peak = workdir / "peak_kib.txt"
+    peak.unlink(missing_ok=True)
+    m = measure(module_cmd(module, *args, peak_file=peak, root=root), workdir)
+    m["ru_maxrss_mb"] = m["peak_rss_mb"]
+    if peak.exists():
+        m["peak_rss_mb"] = int(peak.read_text()) / 1024
+        m["peak_source"] = "VmHWM"
+    else:
+        m["peak_source"] = "ru_maxrss"
+    return m
+
+
+def measure(cmd: list[str], workdir: Path, timeout: float = 3600) -> dict[str, Any]:
+    """Run ``cmd`` (cwd = repository root); stdout/stderr go to files in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, env=env)
+        deadline = t0 + timeout
+        while True:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, ru = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.005)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "returncode": proc.returncode,
+        "wall_s": wall,
+        "cpu_s": ru.ru_utime + ru.ru_stime,
+        "cpu_user_s": ru.ru_utime,
+        "cpu_sys_s": ru.ru_stime,
+        "peak_rss_mb": ru.ru_maxrss / 1024,
+        "stdout_tail": out_path.read_text(errors="replace")[-2000:],
+        "stderr_tail": err_path.read_text(errors="replace")[-2000:],
+    }
+
+
+def python_cmd(*args: str) -> list[str]:
+    return [sys.executable, *args]

@@ -1,0 +1,100 @@
+"""Smoke test of the benchmark's feed generator and loopback server (5 feeds, a few s)."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+
+# bench/ is a top-level directory of the repository, not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import feeds
+from bench.server import FeedServer
+
+SEED = 7
+N = 5
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FeedServer]:
+    with FeedServer(N, SEED) as srv:
+        yield srv
+
+
+def _get(srv: FeedServer, path: str, headers: dict[str, str] | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, dict(resp.getheaders()), body
+    finally:
+        conn.close()
+
+
+def test_generator_is_deterministic_and_realistic() -> None:
+    specs = feeds.generate(N, SEED)
+    assert specs == feeds.generate(N, SEED)
+    assert specs != feeds.generate(N, SEED + 1)
+    for spec in specs:
+        doc = feeds.render(spec)
+        assert doc == feeds.render(spec)
+        assert 40_000 <= len(doc) <= 160_000, (spec, len(doc))
+        parsed = feedparser.parse(doc)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert 20 <= len(parsed.entries) <= 50
+        assert len(parsed.entries) == spec.n_entries
+        if spec.kind == "rss":
+            assert b"<content:encoded><![CDATA[" in doc
+            assert b"[&#8230;]" in doc and b"appeared first on" in doc
+            assert b"wp-caption" in doc or b"<p>" in doc
+        # A changed feed: the same document with new entries on top.
+        v1 = feedparser.parse(feeds.render(spec, 1))
+        new_links = [e.link for e in v1.entries[: feeds.NEW_PER_VERSION]]
+        assert not set(new_links) & {e.link for e in parsed.entries}
+        assert v1.entries[feeds.NEW_PER_VERSION].link == parsed.entries[0].link
+
+
+def test_links_unique_across_feeds_except_shared() -> None:
+    seen: dict[str, int] = {}
+    for spec in feeds.generate(15, SEED):
+        for e in feedparser.parse(feeds.render(spec)).entries:
+            seen[e.link] = seen.get(e.link, 0) + 1
+    dupes = {link for link, n in seen.items() if n > 1}
+    assert all(link.startswith("https://agence.example/") for link in dupes)
+
+
+def test_server_validators_gzip_and_bump(server: FeedServer) -> None:
+    spec = feeds.generate(N, SEED)[0]
+    status, headers, body = _get(server, "/feed/1.xml")
+    assert status == 200
+    assert body == feeds.render(spec)
+    etag, last_modified = headers["ETag"], headers["Last-Modified"]
+
+    assert _get(server, "/feed/1.xml", {"If-None-Match": etag})[0] == 304
+    assert _get(server, "/feed/1.xml", {"If-Modified-Since": last_modified})[0] == 304
+    assert _get(server, "/feed/1.xml", {"If-None-Match": '"other"'})[0] == 200
+    assert _get(server, f"/feed/{N + 1}.xml")[0] == 404
+
+    status, headers, body = _get(server, "/feed/2.xml", {"Accept-Encoding": "gzip"})
+    assert headers.get("Content-Encoding") == "gzip"
+    assert gzip.decompress(body) == feeds.render(feeds.generate(N, SEED)[1])
+
+    server.bump([1])
+    status, headers, _ = _get(server, "/feed/1.xml", {"If-None-Match": etag})
+    assert status == 200
+    assert headers["ETag"] != etag
+    assert _get(server, "/feed/1.xml", {"If-Modified-Since": last_modified})[0] == 200
+    assert _get(server, "/feed/3.xml", {"If-None-Match": "x"})[0] == 200  # others unchanged
+
+    stats = server.stats()
+    assert stats["status_304"] == 2
+    assert stats["status_200"] >= 4
+    server.reset()
+    assert _get(server, "/feed/1.xml", {"If-None-Match": etag})[0] == 304
