@@ -82,6 +82,10 @@ class FeedError(AggregatorError):
         self.message = message
         super().__init__(f"{url}: {error_class.value}: {message}")
 
+    def __reduce__(self) -> tuple[type[FeedError], tuple[str, ErrorClass, str]]:
+        # Crosses process boundaries (parsing runs in a process pool).
+        return (type(self), (self.url, self.error_class, self.message))
+
 
 class FetchError(FeedError):
     """The feed could not be fetched."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import os
 import random
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime
 
 from aggregator.fetch import Fetcher
@@ -12,6 +15,14 @@ from aggregator.model import Settings
 from aggregator.pipeline import Pipeline, utcnow
 from aggregator.store import Store, new_worker_id
 from aggregator.write import ArticleWriter
+
+
+def parse_processes() -> Executor:
+    """A pool of parse processes, one a core, forked from a server that imported the
+    pipeline once (so each worker starts in milliseconds, with no inherited threads)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["aggregator.pipeline"])
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
 
 
 def open_store(settings: Settings, *, create: bool = True) -> Store:
@@ -37,7 +48,7 @@ async def open_pipeline(
         writer = ArticleWriter(settings.output_dir)
         writer.prepare()
         async with Fetcher(settings.fetch, clock=clock) as fetcher:
-            yield Pipeline(
+            pipeline = Pipeline(
                 settings,
                 store=store,
                 fetcher=fetcher,
@@ -45,7 +56,12 @@ async def open_pipeline(
                 clock=clock,
                 rng=random.Random(),
                 worker_id=new_worker_id(),
+                executor_factory=parse_processes,
             )
+            try:
+                yield pipeline
+            finally:
+                pipeline.close()
     finally:
         if own_store:
             store.close()

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from aggregator.errors import OutputError
@@ -88,6 +89,19 @@ class ArticleWriter:
 
     def write(self, name: str, data: bytes) -> str:
         """Write ``data`` as ``name`` atomically and durably; return its sha256."""
+        digest = self._replace(name, data)
+        self._sync_folder()
+        return digest
+
+    def write_many(self, files: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Write several files, each atomically; durable together (one folder fsync)."""
+        digests = [self._replace(name, data) for name, data in files]
+        if files:
+            self._sync_folder()
+        return digests
+
+    def _replace(self, name: str, data: bytes) -> str:
+        """Temporary file, fsync, rename over ``name``; the folder is not synced yet."""
         path = self.path_for(name)
         fd, tmp = tempfile.mkstemp(dir=self.output_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
         try:
@@ -101,7 +115,6 @@ class ArticleWriter:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
-        self._sync_folder()
         return content_sha256(data)
 
     def _sync_folder(self) -> None:

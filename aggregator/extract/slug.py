@@ -14,7 +14,16 @@ def make_slug(title: str, identity: str) -> str:
     """``[a-z0-9-]`` only, at most 80 characters cut between words; a hash of the identity
     when the title has no Latin-transliterable letters (emoji-only, ``..``).
     """
-    slug: str = slugify(title, max_length=MAX_SLUG_CHARS, word_boundary=True, lowercase=True)
+    # The backend is named, not "auto": auto retries importing the optional (GPL) Unidecode
+    # on every call, which costs a failed module search each time, and would change every
+    # non-ASCII slug, so file names, on a machine where someone installed it.
+    slug: str = slugify(
+        title,
+        max_length=MAX_SLUG_CHARS,
+        word_boundary=True,
+        lowercase=True,
+        backend="text-unidecode",
+    )
     if not slug:
         slug = hashlib.sha256(identity.encode("utf-8", "replace")).hexdigest()[:12]
     return slug
