@@ -132,3 +132,31 @@ def test_churning_entry_stops_being_rewritten(server: LoopbackServer, tmp_path: 
     last_written = f"Version {MAX_REWRITES_PER_ENTRY}."
     assert summaries[MAX_REWRITES_PER_ENTRY - 1] == last_written
     assert summaries[-1] == last_written  # the limit held: no rewrite after it
+
+
+REPEATED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>R</title>
+<item><title>First copy</title><guid isPermaLink="false">same-guid</guid>
+<pubDate>Thu, 28 Mar 2024 10:00:00 +0000</pubDate><description>one</description></item>
+<item><title>Second copy</title><guid isPermaLink="false">same-guid</guid>
+<pubDate>Thu, 28 Mar 2024 11:00:00 +0000</pubDate><description>two</description></item>
+<item><title>Linked</title><link>http://r.invalid/a?utm_source=x&amp;id=1#top</link>
+<pubDate>Thu, 28 Mar 2024 12:00:00 +0000</pubDate><description>three</description></item>
+<item><title>Bare</title><pubDate>Thu, 28 Mar 2024 13:00:00 +0000</pubDate>
+<description>four</description></item>
+</channel></rss>"""
+
+
+def test_identity_rules_are_stored_and_repeated_guids_give_one_file(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    server.feed("/r.xml", REPEATED)
+    config = write_config(tmp_path, [{"name": "R", "url": server.url("/r.xml")}])
+    assert aggregator("run", "--config", config).returncode == 0
+    assert len(articles(tmp_path / "articles")) == 3
+    with sqlite3.connect(tmp_path / "aggregator.db") as db:
+        rows = sorted(db.execute("SELECT identity_rule, identity, source_url FROM entries"))
+    assert [r[0] for r in rows] == ["guid", "hash", "link"]
+    assert rows[0][1] == "guid:same-guid" and rows[0][2] == ""
+    assert rows[2][1] == rows[2][2] == "http://r.invalid/a?id=1"  # tracking and fragment gone
