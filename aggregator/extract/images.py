@@ -12,7 +12,6 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import bs4
 from lxml import etree  # type: ignore[import-untyped]  # no stubs in the toolchain
 
 from aggregator.extract.text import one_line, parse_html
@@ -36,8 +35,6 @@ _NOT_ARTICLE_IMAGE_RE = re.compile(
 # WordPress marks decorations on the element itself.
 _NOT_ARTICLE_CLASS_RE = re.compile(r"\b(?:avatar|wp-smiley|emoji)\b", re.IGNORECASE)
 _LAZY_SRC_ATTRS = ("src", "data-src", "data-lazy-src", "data-original")
-# bs4 re-exports SoupStrainer without listing it in __all__ (it moved in 4.13).
-_META_ONLY = bs4.SoupStrainer("meta")  # type: ignore[attr-defined]
 _PAGE_IMAGE_KEYS = (
     "og:image:secure_url",
     "og:image",
@@ -199,10 +196,16 @@ def find_page_image(html: bytes, base_url: str) -> str:
     """
     if not html:
         return ""
+    # Imported here: only an article page needs bs4, and importing it costs about a third
+    # of the command's start-up. SoupStrainer is re-exported by bs4 without being listed
+    # in __all__ (it moved in 4.13).
+    import bs4
+
+    meta_only = bs4.SoupStrainer("meta")  # type: ignore[attr-defined]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            soup = bs4.BeautifulSoup(html[:MAX_PAGE_BYTES], "lxml", parse_only=_META_ONLY)
+            soup = bs4.BeautifulSoup(html[:MAX_PAGE_BYTES], "lxml", parse_only=meta_only)
         except Exception:  # a page we cannot read has no image for us
             return ""
         found: dict[str, str] = {}

@@ -52,6 +52,7 @@ FEED_ACCEPT = (
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
 # Only codings decoded here under a bound (decode.SUPPORTED_ENCODINGS).
 ACCEPT_ENCODING = "gzip, deflate, br"
+DRAIN_LIMIT = 64 * 1024  # unwanted bodies (304, redirects, errors) read to reuse the connection
 PAGE_DEADLINE_SECONDS = 15.0
 _POOL_TIMEOUT_SECONDS = 5.0
 _HEAD_END = b"</head>"
@@ -135,6 +136,22 @@ class _Outcome:
     redirects: list[Redirect] = field(default_factory=list)
     exchange: _Exchange | None = None
     raw_bytes: int = 0
+
+
+async def _drain(response: httpx.Response, limit: int = DRAIN_LIMIT) -> None:
+    """Read a small unwanted body to its end, so the connection goes back to the pool.
+
+    httpcore reuses a connection only once its response was read to the end: unread, every
+    304 of a re-poll cost a new TCP connection (measured: 1,000 connects for 1,000 feeds).
+    A larger body is not worth reading; its connection is closed instead.
+    """
+    if response.is_stream_consumed:
+        return
+    seen = 0
+    async for chunk in response.aiter_raw():
+        seen += len(chunk)
+        if seen > limit:
+            return
 
 
 class Fetcher:
@@ -346,8 +363,10 @@ class Fetcher:
         exchange = _Exchange(status=response.status_code, headers=headers)
         if response.status_code in REDIRECT_STATUSES:
             exchange.location = headers.get("location")
+            await _drain(response)
             return exchange
         if not 200 <= response.status_code < 300:
+            await _drain(response)
             return exchange  # error statuses and 304: the body is not wanted
         declared = headers.get("content-length", "").strip()
         if not page and declared.isdigit() and int(declared) > max_raw:

@@ -13,7 +13,7 @@ import aggregator
 from aggregator.fetch import FEED_ACCEPT, Fetcher
 from aggregator.model import FetchRequest, FetchResult, FetchStatus
 from tests.fetch.helpers import clock, run, settings
-from tests.httpserver import LoopbackServer, Reply, SeenRequest
+from tests.httpserver import Handler, LoopbackServer, Reply, SeenRequest
 
 LAST_MODIFIED = "Tue, 01 Jul 2025 10:00:00 GMT"
 BODY = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
@@ -139,3 +139,28 @@ def test_page_fetch_asks_for_html_first(server: LoopbackServer) -> None:
     accept = server.requests[0].header("accept") or ""
     assert accept.startswith("text/html")
     assert server.requests[0].header("if-none-match") is None
+
+
+def test_connections_are_reused_after_304_redirects_and_errors(server: LoopbackServer) -> None:
+    """A re-poll must not open a TCP connection per feed: unwanted bodies are drained."""
+    peers: list[int] = []
+
+    def record(status: int, headers: dict[str, str], body: bytes = b"") -> Handler:
+        def handler(_req: SeenRequest, h: http.server.BaseHTTPRequestHandler) -> Reply:
+            peers.append(h.client_address[1])
+            return Reply(status, body, headers)
+
+        return handler
+
+    server.route("/304", record(304, {"etag": '"v"'}))
+    server.route("/500", record(500, {"content-type": "text/plain"}, b"oops" * 100))
+    server.route("/moved", record(302, {"location": "/304"}, b"see /304"))
+
+    async def go() -> None:
+        async with Fetcher(settings(), clock=clock) as fetcher:
+            for path in ["/304", "/500", "/moved"] * 4:
+                await fetcher.fetch(FetchRequest(server.url(path), etag='"v"'))
+
+    run(go())
+    assert len(peers) == 16  # 12 fetches, 4 of them redirected
+    assert len(set(peers)) == 1

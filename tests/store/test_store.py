@@ -238,3 +238,28 @@ def test_catchup_entries_are_seen_not_pending(store: Store) -> None:
     seen = replace(new_entry(article(1)), status=EntryStatus.SEEN)
     assert store.add_entries(f.id, [seen], now=NOW, lease=LEASE) == []
     assert store.count_entries() == {"seen": 1}
+
+
+def test_revision_constants_match_the_migration_scripts() -> None:
+    from alembic.script import ScriptDirectory
+
+    from aggregator.store.migrate import HEAD_REVISION, KNOWN_REVISIONS, MIGRATIONS, head_revision
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    assert head_revision() == HEAD_REVISION
+    assert tuple(reversed([r.revision for r in script.walk_revisions()])) == KNOWN_REVISIONS
+
+
+def test_schema_states(database_url: str) -> None:
+    s = Store.open(database_url)
+    try:
+        assert s.schema_state() is SchemaState.EMPTY
+        s.ensure_schema()
+        assert s.schema_state() is SchemaState.CURRENT
+        with s.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM alembic_version")
+        assert s.schema_state() is SchemaState.BEHIND  # our tables, no version: migrate
+        with pytest.raises(SchemaBehindError, match="aggregator db upgrade"):
+            s.ensure_schema()
+    finally:
+        s.close()
