@@ -515,15 +515,20 @@ class Store:
 
         self._guard(work)
 
-    def set_rendered_hash(self, entry_id: int, rendered_hash: str) -> None:
-        """Record the hash of a written entry's file after ``rebuild`` rewrote it."""
+    def set_rendered_hash(
+        self, entry_id: int, rendered_hash: str, *, article: Article | None = None
+    ) -> None:
+        """Record a written entry's new file hash (and article) after ``rebuild``."""
+        values: dict[str, Any] = {"rendered_hash": rendered_hash}
+        if article is not None:
+            values["article"] = article_to_json(article)
 
         def work() -> None:
             with self.engine.begin() as conn:
                 conn.execute(
                     update(entries)
                     .where(entries.c.id == entry_id, entries.c.status == EntryStatus.WRITTEN.value)
-                    .values(rendered_hash=rendered_hash)
+                    .values(**values)
                 )
 
         self._guard(work)

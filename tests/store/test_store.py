@@ -259,10 +259,11 @@ def test_set_rendered_hash_updates_written_entries_only(store: Store) -> None:
         f.id, [new_entry(article(1)), new_entry(article(2))], now=NOW, lease=LEASE
     )
     store.mark_written([(one.id, "old")], now=NOW, feed_id=f.id)
-    store.set_rendered_hash(one.id, "new")
+    store.set_rendered_hash(one.id, "new", article=article(1, permalink="/new/title-1"))
     store.set_rendered_hash(two.id, "ignored")  # still pending: not touched
     written = store.written_entries()
     assert [(e.id, e.rendered_hash) for e in written] == [(one.id, "new")]
+    assert written[0].article.permalink == "/new/title-1"
     assert store.claim_pending_entries(now=NOW + LEASE, lease=LEASE)[0].rendered_hash is None
 
 
