@@ -169,6 +169,13 @@ def _check_feed_names(settings: Settings, wanted: tuple[str, ...]) -> None:
             "(see `aggregator feeds list`)",
             EXIT_CONFIG,
         )
+    for f in settings.feeds:
+        if f.paused and (f.name in wanted or f.url in wanted):
+            click.echo(
+                f"aggregator: note: {f.name!r} is paused, not polled "
+                f"(`aggregator feeds resume {f.name!r}`)",
+                err=True,
+            )
 
 
 def format_feed_result(r: FeedRunResult) -> str:

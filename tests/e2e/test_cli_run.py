@@ -100,7 +100,8 @@ def test_cron_output_paused_feeds_and_unknown_names(server: LoopbackServer, tmp_
     ]
     assert proc.stderr == ""
     # A paused feed is never polled, not even with --all or by name.
-    aggregator("run", "--all", "--feed", "Quiet", "-c", config)
+    proc = aggregator("run", "--all", "--feed", "Quiet", "-c", config)
+    assert proc.stderr.startswith("aggregator: note: 'Quiet' is paused, not polled")
     assert server.requests_to("/quiet/") == []
     proc = aggregator("run", "--feed", "Nope", "-c", config)
     assert proc.returncode == 2
