@@ -266,10 +266,11 @@ class Pipeline:
         # run) are due now; they are previewed without being inserted.
         known = {s.key for s in await asyncio.to_thread(self.store.feed_statuses)}
         due = await asyncio.to_thread(self.store.due_feeds, now=now, keys=keys, force=force)
+        wanted = set(keys)
         due += [
             FeedForUpdate(id=0, key=f.url, url=f.url, name=f.name)
             for f in self.settings.feeds
-            if f.url in keys and f.url not in known
+            if f.url in wanted and f.url not in known
         ]
         results: list[FeedRunResult] = []
         for start in range(0, len(due), self.batch_size):

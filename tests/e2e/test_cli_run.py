@@ -4,10 +4,14 @@ subprocesses against a loopback publisher."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.e2e.helpers import aggregator, articles, write_config
+from tests.e2e.helpers import REPO_ROOT, aggregator, articles, write_config
 from tests.httpserver import LoopbackServer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -190,3 +194,33 @@ def test_rebuild_applies_new_settings_and_spares_edited_files(
     proc = aggregator("rebuild", "-c", config)
     assert f"missing (deleted since written; not recreated): {FIRST}" in proc.stdout
     assert not (out / FIRST).exists()
+
+
+def test_on_a_terminal_run_draws_a_progress_bar(server: LoopbackServer, tmp_path: Path) -> None:
+    config = write_config(tmp_path, [{"name": NEWS, "url": news(server)}])
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("AGGREGATOR_DATABASE_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "aggregator", "run", "-c", str(config)],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal's other end is closed and drained
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert proc.returncode == 0, proc.stderr
+    text = output.decode()
+    assert "Feeds" in text and "100%" in text
+    assert "Total: 1 feeds checked, 2 new articles, 0 updated, 0 failed" in text
