@@ -25,11 +25,18 @@ from urllib.parse import urlsplit
 from babel import Locale, UnknownLocaleError
 
 from aggregator.errors import ConfigError
-from aggregator.model import FeedConfig, FetchSettings, Rule, Settings, SiteSettings
+from aggregator.model import (
+    FeedConfig,
+    FetchSettings,
+    MetricsSettings,
+    Rule,
+    Settings,
+    SiteSettings,
+)
 
 DATABASE_URL_ENV = "AGGREGATOR_DATABASE_URL"
 
-_TOP_KEYS = {"output_dir", "database_url", "site", "fetch", "feeds", "rules"}
+_TOP_KEYS = {"output_dir", "database_url", "site", "fetch", "metrics", "feeds", "rules"}
 _RULE_ACTIONS = ("include", "exclude", "tag", "importance")
 _RULE_FIELDS = ("title", "summary", "categories")
 _PERMALINK_FIELDS = {"date", "slug"}
@@ -74,6 +81,7 @@ def settings_from_dict(
 
     site = _site(v, v.table(data, "site", ""), base)
     fetch = _fetch(v, v.table(data, "fetch", ""))
+    metrics = _metrics(v, v.table(data, "metrics", ""))
     global_rules = _rules(v, data.get("rules", []), "rules")
     feeds_raw = data.get("feeds", [])
     if not isinstance(feeds_raw, list):
@@ -101,6 +109,7 @@ def settings_from_dict(
         fetch=fetch,
         feeds=feeds,
         global_rules=global_rules,
+        metrics=metrics,
     )
 
 
@@ -182,6 +191,22 @@ def _fetch(v: _Validator, t: Mapping[str, Any]) -> FetchSettings:
             t, "allow_private_networks", "fetch", default=d.allow_private_networks
         ),
         proxy=proxy,
+    )
+
+
+def _metrics(v: _Validator, t: Mapping[str, Any]) -> MetricsSettings:
+    d = MetricsSettings()
+    v.known_keys(t, {f.name for f in fields(MetricsSettings)}, "metrics")
+    listen = v.string(t, "listen", "metrics", default=d.listen).strip()
+    if listen:
+        host, sep, port = listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            v.fail("metrics.listen", f"must be host:port, like '127.0.0.1:9464': {listen!r}")
+    return MetricsSettings(
+        listen=listen,
+        stale_grace_minutes=v.integer(
+            t, "stale_grace_minutes", "metrics", default=d.stale_grace_minutes, low=0, high=10_080
+        ),
     )
 
 

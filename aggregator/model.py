@@ -2,7 +2,8 @@
 
 Names say which way data flows (after lemon24/reader's ``_types``):
 
-- ``Settings``, ``SiteSettings``, ``FetchSettings``, ``FeedConfig``: from the configuration file.
+- ``Settings``, ``SiteSettings``, ``FetchSettings``, ``MetricsSettings``, ``FeedConfig``: from
+  the configuration file.
 - ``FetchRequest`` to the fetcher, ``FetchResult`` from it.
 - ``ParsedFeed`` / ``ParsedEntry``: from the parse stage; nothing of feedparser leaves it.
 - ``Article``: from the extractor to the store and the writer; every front-matter field.
@@ -82,6 +83,14 @@ class FetchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """The daemon's metrics and health endpoint (off unless ``listen`` is set)."""
+
+    listen: str = ""  # "127.0.0.1:9464"; empty: no endpoint
+    stale_grace_minutes: int = 30  # added to 3 x a feed's interval before it counts as stale
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -92,6 +101,7 @@ class Settings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     feeds: tuple[FeedConfig, ...] = ()
     global_rules: tuple[Rule, ...] = ()
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,10 +15,12 @@ import asyncio
 import hashlib
 import json
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aggregator.errors import ErrorClass, FeedError, OutputError, ParseError
 from aggregator.extract import extract_article, find_page_image, make_permalink
@@ -45,6 +47,9 @@ from aggregator.render import render_article
 from aggregator.schedule import decide_next_check
 from aggregator.store import NewEntry, Store, StoredEntry, identity_hash
 from aggregator.write import ArticleWriter, content_sha256, file_name
+
+if TYPE_CHECKING:
+    from aggregator.metrics import Metrics
 
 # How long a claim or a pending entry is ours before another worker may take it over.
 FEED_LEASE = timedelta(minutes=15)
@@ -76,6 +81,7 @@ class FeedRunResult:
     error_class: str | None = None
     error_message: str = ""
     would_write: tuple[str, ...] = ()  # with --dry-run: the files that would change
+    seen: int = 0  # with --catchup: entries marked seen without a file
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,10 @@ class RunResult:
     @property
     def failed(self) -> int:
         return sum(1 for f in self.feeds if f.outcome == "error")
+
+    @property
+    def seen(self) -> int:
+        return sum(f.seen for f in self.feeds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +190,7 @@ class Pipeline:
         worker_id: str = "worker",
         executor_factory: Callable[[], Executor] | None = None,
         batch_size: int = 64,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -191,6 +202,7 @@ class Pipeline:
         self._executor_factory = executor_factory
         self._executor: Executor | None = None
         self.batch_size = batch_size
+        self.metrics = metrics
         self.labels = load_labels(settings.site.language, settings.site.locales_dir)
         self._sources = {f.url: f for f in settings.feeds}
         self._page_lookups: dict[str, asyncio.Future[str]] = {}
@@ -206,14 +218,22 @@ class Pipeline:
         catchup: bool = False,
         progress: Callable[[FeedRunResult], None] | None = None,
     ) -> RunResult:
-        """Fetch every due feed (``force``: every feed) once and write what is new."""
+        """Fetch every due feed (``force``: every feed) once and write what is new.
+
+        Paused feeds are never polled. ``dry_run`` claims nothing and records nothing: it
+        reads which feeds are due, fetches them and reports the files it would write.
+        """
         now = self.clock()
-        if not dry_run:
-            self.store.sync_feeds(self.settings.feeds, now=now)
-        recovered = 0 if dry_run else await self.recover_pending()
-        keys = None
-        if only is not None:
-            keys = [f.url for f in self.settings.feeds if f.name in set(only) or f.url in set(only)]
+        wanted = None if only is None else set(only)
+        keys = [
+            f.url
+            for f in self.settings.feeds
+            if not f.paused and (wanted is None or f.name in wanted or f.url in wanted)
+        ]
+        if dry_run:
+            return await self._dry_run(now, keys, force, progress)
+        self.store.sync_feeds(self.settings.feeds, now=now)
+        recovered = await self.recover_pending()
         results: list[FeedRunResult] = []
         done: set[int] = set()
         try:
@@ -233,7 +253,7 @@ class Pipeline:
                 self._use_executor_for(len(claimed))
                 done.update(f.id for f in claimed)
                 batch = await asyncio.gather(
-                    *(self.process_feed(f, dry_run=dry_run, catchup=catchup) for f in claimed)
+                    *(self.process_feed(f, catchup=catchup) for f in claimed)
                 )
                 for r in batch:
                     results.append(r)
@@ -242,6 +262,34 @@ class Pipeline:
         finally:
             await asyncio.to_thread(self.store.release_claims, self.worker_id)
         return RunResult(tuple(results), recovered)
+
+    async def _dry_run(
+        self,
+        now: datetime,
+        keys: list[str],
+        force: bool,
+        progress: Callable[[FeedRunResult], None] | None,
+    ) -> RunResult:
+        # Feeds the store does not know yet (added to the configuration since the last
+        # run) are due now; they are previewed without being inserted.
+        known = {s.key for s in await asyncio.to_thread(self.store.feed_statuses)}
+        due = await asyncio.to_thread(self.store.due_feeds, now=now, keys=keys, force=force)
+        wanted = set(keys)
+        due += [
+            FeedForUpdate(id=0, key=f.url, url=f.url, name=f.name)
+            for f in self.settings.feeds
+            if f.url in wanted and f.url not in known
+        ]
+        results: list[FeedRunResult] = []
+        for start in range(0, len(due), self.batch_size):
+            batch = await asyncio.gather(
+                *(self.process_feed(f, dry_run=True) for f in due[start : start + self.batch_size])
+            )
+            for r in batch:
+                results.append(r)
+                if progress is not None:
+                    progress(r)
+        return RunResult(tuple(results))
 
     async def recover_pending(self) -> int:
         """Write the entries some earlier process committed but did not finish writing."""
@@ -308,6 +356,8 @@ class Pipeline:
         result = await self.fetcher.fetch(
             FetchRequest(feed.url, etag=feed.etag, last_modified=feed.last_modified)
         )
+        if self.metrics is not None:
+            self.metrics.record_fetch(result)
         if result.status is FetchStatus.ERROR:
             return await self._failed(
                 feed,
@@ -329,7 +379,10 @@ class Pipeline:
             return await self._succeeded(
                 feed, source, result, None, "unchanged", now, dry_run=dry_run
             )
+        started = time.perf_counter()
         extracted = await self._parse(result, source, now)
+        if self.metrics is not None:
+            self.metrics.record_parse(time.perf_counter() - started)
         if extracted.error is not None:
             return await self._failed(
                 feed,
@@ -345,7 +398,8 @@ class Pipeline:
             self.store.stored_entries, [a.identity for a in extracted.articles]
         )
         fresh = [a for a in extracted.articles if a.identity not in stored]
-        changed = plan_updates(extracted.articles, stored, feed.id)
+        # Catching up marks the backlog seen; it rewrites nothing either.
+        changed = [] if catchup else plan_updates(extracted.articles, stored, feed.id)
         if dry_run:
             names = [file_name(a) for a in fresh] + [s.file_name for s, _ in changed]
             return FeedRunResult(
@@ -375,7 +429,7 @@ class Pipeline:
         }
         written = await asyncio.to_thread(self._write_new, inserted, feed.id, prerendered)
         updated = await asyncio.to_thread(self._apply_updates, changed, now)
-        return await self._succeeded(
+        outcome = await self._succeeded(
             feed,
             source,
             result,
@@ -387,6 +441,7 @@ class Pipeline:
             body_hash=body_hash,
             dry_run=False,
         )
+        return replace(outcome, seen=len(fresh)) if catchup else outcome
 
     async def _parse(self, result: FetchResult, source: FeedConfig, now: datetime) -> Extracted:
         args = (
@@ -485,6 +540,7 @@ class Pipeline:
         prerendered: Mapping[str, tuple[Article, bytes]] | None = None,
     ) -> list[int]:
         """Write pending entries' files durably, then mark them written; return their ids."""
+        started = time.perf_counter()
         files: list[tuple[int, str, bytes]] = []
         for entry in entries:
             article, name = entry.article, entry.file_name
@@ -509,6 +565,8 @@ class Pipeline:
         digests = self.writer.write_many([(name, data) for _, name, data in files])
         done = [(entry_id, digest) for (entry_id, _, _), digest in zip(files, digests, strict=True)]
         self.store.mark_written(done, now=self.clock(), feed_id=feed_id)
+        if self.metrics is not None and done:
+            self.metrics.record_written(len(done), time.perf_counter() - started)
         return [entry_id for entry_id, _ in done]
 
     def _apply_updates(self, changed: Sequence[tuple[StoredEntry, Article]], now: datetime) -> int:

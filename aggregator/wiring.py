@@ -11,6 +11,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime
 
 from aggregator.fetch import Fetcher
+from aggregator.metrics import Metrics
 from aggregator.model import Settings
 from aggregator.pipeline import Pipeline, utcnow
 from aggregator.store import Store, new_worker_id
@@ -39,14 +40,23 @@ def open_store(settings: Settings, *, create: bool = True) -> Store:
 
 @contextlib.asynccontextmanager
 async def open_pipeline(
-    settings: Settings, *, clock: Callable[[], datetime] = utcnow, store: Store | None = None
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    store: Store | None = None,
+    metrics: Metrics | None = None,
+    dry_run: bool = False,
 ) -> AsyncIterator[Pipeline]:
-    """A ready pipeline; the store is checked and the output folder prepared first."""
+    """A ready pipeline; the store is checked and the output folder prepared first.
+
+    ``dry_run``: the output folder is left alone (not even created).
+    """
     own_store = store is None
     store = store or open_store(settings)
     try:
         writer = ArticleWriter(settings.output_dir)
-        writer.prepare()
+        if not dry_run:
+            writer.prepare()
         async with Fetcher(settings.fetch, clock=clock) as fetcher:
             pipeline = Pipeline(
                 settings,
@@ -57,6 +67,7 @@ async def open_pipeline(
                 rng=random.Random(),
                 worker_id=new_worker_id(),
                 executor_factory=parse_processes,
+                metrics=metrics,
             )
             try:
                 yield pipeline

@@ -98,6 +98,7 @@ class FeedStatus:
     last_error_message: str | None
     consecutive_failures: int
     articles_written: int
+    created_at: datetime | None = None
 
 
 class Store:
@@ -209,26 +210,7 @@ class Store:
         exclude_ids: Iterable[int] = (),
     ) -> list[FeedForUpdate]:
         """Claim up to ``limit`` due feeds (or, with ``force``, any unclaimed feed)."""
-        conditions = [
-            feeds.c.in_config.is_(True),
-            feeds.c.retired.is_(False),
-            or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until <= now),
-        ]
-        due = or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now)
-        # Forcing skips the normal interval, never an error back-off: a publisher's
-        # Retry-After (429/503) or a failing feed's back-off is not cut short.
-        conditions.append(or_(due, feeds.c.consecutive_failures == 0) if force else due)
-        if keys is not None:
-            conditions.append(feeds.c.key.in_(list(keys)))
-        excluded = list(exclude_ids)
-        if excluded:
-            conditions.append(feeds.c.id.not_in(excluded))
-        query = (
-            select(feeds)
-            .where(and_(*conditions))
-            .order_by(feeds.c.next_check_at.nulls_first(), feeds.c.id)
-            .limit(limit)
-        )
+        query = _due_query(now, keys=keys, force=force, exclude_ids=exclude_ids).limit(limit)
         if self._dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
 
@@ -242,22 +224,19 @@ class Store:
                     .where(feeds.c.id.in_([r.id for r in rows]))
                     .values(claimed_until=now + lease, claimed_by=worker)
                 )
-            return [
-                FeedForUpdate(
-                    id=r.id,
-                    key=r.key,
-                    url=r.url,
-                    name=r.name,
-                    etag=r.etag,
-                    last_modified=r.last_modified,
-                    body_hash=r.body_hash,
-                    consecutive_failures=r.consecutive_failures,
-                    quiet_polls=r.quiet_polls,
-                    next_check_at=r.next_check_at,
-                    last_success_at=r.last_success_at,
-                )
-                for r in rows
-            ]
+            return [_for_update(r) for r in rows]
+
+        return self._guard(work)
+
+    def due_feeds(
+        self, *, now: datetime, keys: Iterable[str] | None = None, force: bool = False
+    ) -> list[FeedForUpdate]:
+        """The feeds ``claim_due_feeds`` would claim, read only (for ``run --dry-run``)."""
+
+        def work() -> list[FeedForUpdate]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(_due_query(now, keys=keys, force=force)).all()
+            return [_for_update(r) for r in rows]
 
         return self._guard(work)
 
@@ -340,6 +319,7 @@ class Store:
                     last_error_message=r.last_error_message,
                     consecutive_failures=r.consecutive_failures,
                     articles_written=r.articles_written,
+                    created_at=r.created_at,
                 )
                 for r in rows
             ]
@@ -550,6 +530,24 @@ class Store:
 
         self._guard(work)
 
+    def set_rendered_hash(
+        self, entry_id: int, rendered_hash: str, *, article: Article | None = None
+    ) -> None:
+        """Record a written entry's new file hash (and article) after ``rebuild``."""
+        values: dict[str, Any] = {"rendered_hash": rendered_hash}
+        if article is not None:
+            values["article"] = article_to_json(article)
+
+        def work() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(entries)
+                    .where(entries.c.id == entry_id, entries.c.status == EntryStatus.WRITTEN.value)
+                    .values(**values)
+                )
+
+        self._guard(work)
+
     def claim_pending_entries(
         self,
         *,
@@ -679,6 +677,51 @@ class Store:
 def _one_line(err: Exception) -> str:
     text = str(getattr(err, "orig", None) or err)
     return " ".join(text.split())[:500]
+
+
+def _due_query(
+    now: datetime,
+    *,
+    keys: Iterable[str] | None,
+    force: bool,
+    exclude_ids: Iterable[int] = (),
+) -> Any:
+    """Feeds in the configuration, not retired, not claimed, and due (unless ``force``)."""
+    conditions = [
+        feeds.c.in_config.is_(True),
+        feeds.c.retired.is_(False),
+        or_(feeds.c.claimed_until.is_(None), feeds.c.claimed_until <= now),
+    ]
+    due = or_(feeds.c.next_check_at.is_(None), feeds.c.next_check_at <= now)
+    # Forcing skips the normal interval, never an error back-off: a publisher's
+    # Retry-After (429/503) or a failing feed's back-off is not cut short.
+    conditions.append(or_(due, feeds.c.consecutive_failures == 0) if force else due)
+    if keys is not None:
+        conditions.append(feeds.c.key.in_(list(keys)))
+    excluded = list(exclude_ids)
+    if excluded:
+        conditions.append(feeds.c.id.not_in(excluded))
+    return (
+        select(feeds)
+        .where(and_(*conditions))
+        .order_by(feeds.c.next_check_at.nulls_first(), feeds.c.id)
+    )
+
+
+def _for_update(r: Any) -> FeedForUpdate:
+    return FeedForUpdate(
+        id=r.id,
+        key=r.key,
+        url=r.url,
+        name=r.name,
+        etag=r.etag,
+        last_modified=r.last_modified,
+        body_hash=r.body_hash,
+        consecutive_failures=r.consecutive_failures,
+        quiet_polls=r.quiet_polls,
+        next_check_at=r.next_check_at,
+        last_success_at=r.last_success_at,
+    )
 
 
 def _stored(r: Any) -> StoredEntry:

@@ -12,6 +12,9 @@ from typing import Any
 
 from aggregator.render import parse_front_matter
 
+# The checkout under test: subprocesses import its package, not whatever is installed.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 FORMAT_KEYS = [
     "title",
     "date",
@@ -79,6 +82,10 @@ def aggregator(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m aggregator ARGS`` as a subprocess and capture its output."""
     full_env = {**os.environ, **(env or {})}
+    pythonpath = full_env.get("PYTHONPATH")
+    full_env["PYTHONPATH"] = (
+        f"{REPO_ROOT}{os.pathsep}{pythonpath}" if pythonpath else str(REPO_ROOT)
+    )
     if env is None:  # a developer's own setting must not redirect a test's database
         full_env.pop("AGGREGATOR_DATABASE_URL", None)
     return subprocess.run(

@@ -108,7 +108,7 @@ def test_upstream_update_rewrites_ours_but_never_an_edited_file(
     state["body"] = feed(
         server, [("a", "First title", "New summary A."), ("b", "Second title", "New summary B.")]
     )
-    proc = aggregator("run", "--config", config, "--all")
+    proc = aggregator("run", "--config", config, "--all", "-v")
     assert proc.returncode == 0, proc.stderr
     assert "F: 0 new, 1 updated" in proc.stdout
     files = articles(out)

@@ -27,7 +27,7 @@ def test_run_writes_the_seed_articles_byte_for_byte(server: LoopbackServer, tmp_
     config = write_config(
         tmp_path, [{"name": FEED_NAME, "url": url, "tags": ["France", "Actualité"]}]
     )
-    proc = aggregator("run", "--config", config)
+    proc = aggregator("run", "--config", config, "--verbose")
     assert proc.returncode == 0, proc.stderr
     assert f"{FEED_NAME}: 2 new, 0 updated (HTTP 200)" in proc.stdout
     assert "Total: 1 feeds checked, 2 new articles, 0 updated, 0 failed" in proc.stdout
@@ -63,7 +63,7 @@ def test_second_run_writes_nothing_and_changes_nothing(
     assert "Total: 0 feeds checked, 0 new articles" in proc.stdout
     assert len(server.requests_to("/feed/")) == 1
     # Forced: a conditional request, answered 304, nothing written.
-    proc = aggregator("run", "--config", config, "--all")
+    proc = aggregator("run", "--config", config, "--all", "-v")
     assert proc.returncode == 0, proc.stderr
     assert f"{FEED_NAME}: not modified (HTTP 304)" in proc.stdout
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()} == before

@@ -263,3 +263,35 @@ def test_schema_states(database_url: str) -> None:
             s.ensure_schema()
     finally:
         s.close()
+
+
+def test_due_feeds_reads_without_claiming(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    due = store.due_feeds(now=NOW)
+    assert [f.name for f in due] == ["A", "B"]
+    assert [f.name for f in store.due_feeds(now=NOW, keys=[FEEDS[1].url])] == ["B"]
+    # Nothing was claimed: a worker still gets both.
+    claimed = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=10)
+    assert len(claimed) == 2
+    assert store.due_feeds(now=NOW) == []  # claimed feeds are not due for others
+    assert len(store.due_feeds(now=NOW + LEASE, force=True)) == 2
+
+
+def test_set_rendered_hash_updates_written_entries_only(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    f = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
+    one, two = store.add_entries(
+        f.id, [new_entry(article(1)), new_entry(article(2))], now=NOW, lease=LEASE
+    )
+    store.mark_written([(one.id, "old")], now=NOW, feed_id=f.id)
+    store.set_rendered_hash(one.id, "new", article=article(1, permalink="/new/title-1"))
+    store.set_rendered_hash(two.id, "ignored")  # still pending: not touched
+    written = store.written_entries()
+    assert [(e.id, e.rendered_hash) for e in written] == [(one.id, "new")]
+    assert written[0].article.permalink == "/new/title-1"
+    assert store.claim_pending_entries(now=NOW + LEASE, lease=LEASE)[0].rendered_hash is None
+
+
+def test_feed_statuses_carry_creation_time(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    assert [s.created_at for s in store.feed_statuses()] == [NOW, NOW]

@@ -48,6 +48,13 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     assert s.database_url == f"sqlite:///{tmp_path / 'conf' / 'db' / 'x.db'}"
 
 
+def test_metrics_endpoint_is_off_by_default_and_configurable(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, GOOD), environ={}).metrics.listen == ""
+    text = GOOD + '[metrics]\nlisten = "127.0.0.1:9464"\nstale_grace_minutes = 5\n'
+    s = load_settings(write(tmp_path, text), environ={})
+    assert (s.metrics.listen, s.metrics.stale_grace_minutes) == ("127.0.0.1:9464", 5)
+
+
 def test_environment_overrides_database_url(tmp_path: Path) -> None:
     url = "postgresql+psycopg://u@h/db"
     s = load_settings(write(tmp_path, GOOD), environ={"AGGREGATOR_DATABASE_URL": url})
@@ -94,6 +101,17 @@ def test_environment_overrides_database_url(tmp_path: Path) -> None:
             "feeds[1].name",
             "duplicate",
         ),
+        (
+            ('tags = ["x"]', 'tags = ["x"]\n[metrics]\nlisten = "9464"'),
+            "metrics.listen",
+            "host:port",
+        ),
+        (
+            ('tags = ["x"]', 'tags = ["x"]\n[metrics]\nlisten = "localhost:99999"'),
+            "metrics.listen",
+            "host:port",
+        ),
+        (('tags = ["x"]', 'tags = ["x"]\n[metrics]\nport = 1'), "metrics.port", "unknown key"),
     ],
 )
 def test_bad_configuration_is_one_line_naming_file_and_key(
