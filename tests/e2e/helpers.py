@@ -12,6 +12,8 @@ from typing import Any
 
 from aggregator.render import parse_front_matter
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 FORMAT_KEYS = [
     "title",
     "date",
@@ -81,6 +83,7 @@ def aggregator(
     full_env = {**os.environ, **(env or {})}
     if env is None:  # a developer's own setting must not redirect a test's database
         full_env.pop("AGGREGATOR_DATABASE_URL", None)
+    full_env["PYTHONPATH"] = str(REPO_ROOT)
     return subprocess.run(
         [sys.executable, "-m", "aggregator", *map(str, args)],
         cwd=cwd,
