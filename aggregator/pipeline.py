@@ -114,7 +114,7 @@ def parse_and_extract(
 ) -> Extracted:
     """Parse one document and extract every entry (runs in a worker process when given one)."""
     try:
-        parsed = parse_feed(body, url=url, headers=headers)
+        parsed = parse_feed(body, url=url, headers=headers, max_entries=MAX_ENTRIES_PER_FEED)
     except ParseError as err:
         return Extracted(ParsedFeed(url=url), error=err)
     articles: list[Article] = []
