@@ -5,6 +5,7 @@ local path or a file URL. Nothing expands, no local file is read, every run stay
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 import tracemalloc
@@ -193,3 +194,38 @@ def test_strict_parser_is_expat() -> None:
     """A later python3-libxml2 install must not silently change the parser feedparser gets."""
     parser = xml.sax.make_parser(["drv_libxml2"])
     assert type(parser).__module__ == "xml.sax.expatreader"
+
+
+def test_feedparser_only_ever_gets_a_bytesio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the body (a path, a URL, a feed, garbage), feedparser gets an in-memory
+    stream plus headers naming the feed as base URI, never a str or bytes it would open."""
+    import io
+
+    import feedparser
+
+    seen: list[object] = []
+    real_parse = feedparser.parse
+
+    def spy(source: object, *args: object, **kwargs: object) -> object:
+        seen.append(source)
+        assert isinstance(source, io.BytesIO), type(source)
+        headers = kwargs["response_headers"]
+        assert isinstance(headers, dict)
+        assert headers["content-location"] == "http://spy.invalid/feed"
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(feedparser, "parse", spy)
+    secret = _secret(tmp_path)
+    bodies = [
+        str(secret).encode(),
+        f"file://{secret}".encode(),
+        b"http://127.0.0.1:9/feed",
+        (tmp_path / "secret.xml").read_bytes(),
+        b"\x00\xff garbage",
+    ]
+    for body in bodies:
+        with contextlib.suppress(ParseError):
+            parse_feed(body, url="http://spy.invalid/feed")
+    assert len(seen) == len(bodies)
