@@ -388,7 +388,9 @@ class Pipeline:
             now,
         )
         if self.executor is None:
-            return parse_and_extract(*args)
+            # Off the event loop: a hostile 10 MB document takes seconds to parse, and the
+            # other feeds' fetch deadlines must not run out meanwhile.
+            return await asyncio.to_thread(parse_and_extract, *args)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, parse_and_extract, *args)
 
