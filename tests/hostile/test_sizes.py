@@ -13,6 +13,7 @@ Each run is measured (wall time, peak RSS of the aggregator process).
 
 from __future__ import annotations
 
+import http.server
 import sqlite3
 import time
 import tracemalloc
@@ -22,7 +23,7 @@ from aggregator.parse import parse_feed
 from aggregator.pipeline import MAX_ENTRIES_PER_FEED
 from tests.e2e.helpers import write_config
 from tests.hostile.helpers import item, measured_run, rss, stored_entry_count, valid_articles
-from tests.httpserver import LoopbackServer
+from tests.httpserver import LoopbackServer, Reply, SeenRequest
 
 TEN_MB = 10_000_000
 
@@ -133,3 +134,32 @@ def test_body_over_the_decoded_cap_is_refused(server: LoopbackServer, tmp_path: 
     assert con.execute("SELECT last_error_class FROM feeds").fetchone()[0] == "too_large"
     con.close()
     assert valid_articles(tmp_path) == {}
+
+
+def test_a_slow_to_parse_feed_does_not_starve_the_others(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    """A 10 MB document of escaped markup takes seconds to parse; meanwhile another feed's
+    fetch (answered after 1 s, 3 s total deadline) must still complete."""
+    heavy = rss([item("heavy", link="http://heavy.invalid/1", description="<p>w m</p>" * 450_000)])
+    server.feed("/heavy", heavy)
+    light = rss([item("light", link="http://light.invalid/1", description="ok")])
+
+    def slow(_req: SeenRequest, _h: http.server.BaseHTTPRequestHandler) -> Reply:
+        time.sleep(1.0)
+        return Reply(200, light, {"content-type": "application/rss+xml"})
+
+    server.route("/light", slow)
+    config = write_config(
+        tmp_path,
+        [
+            {"name": "heavy", "url": server.url("/heavy")},
+            {"name": "light", "url": server.url("/light")},
+        ],
+        fetch={"timeout_seconds": 3},
+    )
+    run = measured_run(config)
+    assert run.returncode == 0, run.stderr
+    assert "failed" not in run.stdout.split("Total:")[0], run.stdout
+    assert sorted(str(m["title"]) for m in valid_articles(tmp_path).values()) == ["heavy", "light"]
+    assert run.seconds < 60 and run.peak_mib < 512, run
