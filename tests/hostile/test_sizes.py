@@ -79,16 +79,18 @@ def test_entry_limit_is_applied_before_feedparser() -> None:
         f"<item><title>t{i}</title><link>http://many.invalid/{i}</link></item>"
         for i in range(100_000)
     )
-    tracemalloc.start()
     started = time.perf_counter()
-    try:
-        parsed = parse_feed(body, url="http://many.invalid/feed", max_entries=500)
-    finally:
-        seconds = time.perf_counter() - started
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+    parsed = parse_feed(body, url="http://many.invalid/feed", max_entries=500)
+    seconds = time.perf_counter() - started
     assert len(parsed.entries) == 500 and parsed.title == "Hostile"
-    assert seconds < 2, seconds
+    # 0.2 s here unloaded; the whole document took feedparser 27 s.
+    assert seconds < 5, seconds
+    tracemalloc.start()
+    try:
+        parse_feed(body, url="http://many.invalid/feed", max_entries=500)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert peak < 100 * 1024 * 1024, peak
 
 
