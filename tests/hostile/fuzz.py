@@ -83,12 +83,23 @@ def save_crash(body: bytes) -> Path:
     return path
 
 
+def _final_example() -> bool:
+    """True while hypothesis replays the minimal failing example (not while shrinking)."""
+    try:
+        from hypothesis.control import current_build_context
+
+        return bool(current_build_context().is_final)
+    except Exception:  # outside a hypothesis test, or its internals moved: keep everything
+        return True
+
+
 def checked(body: bytes) -> int:
-    """``check_document``, saving the document to the crash corpus when it fails."""
+    """``check_document``, saving the (shrunk) failing document to the crash corpus."""
     try:
         return check_document(body)
-    except BaseException:
-        save_crash(body)
+    except Exception:
+        if _final_example():
+            save_crash(body)
         raise
 
 
