@@ -128,7 +128,7 @@ def parse_and_extract(
 ) -> Extracted:
     """Parse one document and extract every entry (runs in a worker process when given one)."""
     try:
-        parsed = parse_feed(body, url=url, headers=headers)
+        parsed = parse_feed(body, url=url, headers=headers, max_entries=MAX_ENTRIES_PER_FEED)
     except ParseError as err:
         return Extracted(ParsedFeed(url=url), error=err)
     articles: list[Article] = []
@@ -455,7 +455,9 @@ class Pipeline:
             now,
         )
         if self._executor is None:
-            return parse_and_extract(*args)
+            # Off the event loop: a hostile 10 MB document takes seconds to parse, and the
+            # other feeds' fetch deadlines must not run out meanwhile.
+            return await asyncio.to_thread(parse_and_extract, *args)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, parse_and_extract, *args)
 

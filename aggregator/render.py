@@ -36,6 +36,10 @@ _MARKDOWN_URL_ESCAPES = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%
 # A paragraph that starts with one of these would become a heading, quote, list or HTML.
 _LEADING_BLOCK_MARK_RE = re.compile(r"^(?=[#>+*=|<-]|\d+[.)](?:\s|$))")
 _LINE_BREAKS_RE = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# A "]" that would close a link or image text ("](", "][") or a reference definition ("]:").
+# Escaping it (and every backslash, so a "\](" in the text cannot un-escape it) leaves no way for
+# plain text to become a link, whatever its destination (``javascript:``, ``data:``).
+_MARKDOWN_LINK_CLOSE_RE = re.compile(r"\](?=[(\[:])")
 
 
 # libyaml's emitter when PyYAML was built with it: the pure-Python one is most of the cost of
@@ -90,10 +94,16 @@ def _markdown_url(url: str) -> str:
     return "".join(_MARKDOWN_URL_ESCAPES.get(c, c) for c in _one_line(url))
 
 
+def _inline(text: str) -> str:
+    # Plain text inside a Markdown line: "[x](javascript:…)" must not become a link.
+    text = _one_line(text).replace("\\", "\\\\")
+    return _MARKDOWN_LINK_CLOSE_RE.sub(r"\\]", text)
+
+
 def _paragraph(text: str) -> str:
     # Plain text shown as Markdown: keep it one paragraph and stop a leading "#", "-", "1."
     # or "<" from turning it into another block.
-    return _LEADING_BLOCK_MARK_RE.sub("\\\\", _one_line(text))
+    return _LEADING_BLOCK_MARK_RE.sub("\\\\", _inline(text))
 
 
 def render_body(article: Article, labels: Labels) -> str:
@@ -103,7 +113,7 @@ def render_body(article: Article, labels: Labels) -> str:
     if article.image_url:
         alt = _MARKDOWN_ALT_RE.sub(r"\\\1", _one_line(article.title))
         parts.append(f"![{alt}]({_markdown_url(article.image_url)})")
-        credit = labels.credit_line.replace("{credit}", _one_line(article.image_credit))
+        credit = labels.credit_line.replace("{credit}", _inline(article.image_credit))
         parts.append(credit)
     summary = _paragraph(article.summary)
     if summary:

@@ -228,3 +228,16 @@ def test_libyaml_and_python_emitters_agree(values: list[str]) -> None:
     node = front_matter_node(article)
     python = yaml.serialize(node, Dumper=yaml.SafeDumper, **kwargs)
     assert python == yaml.serialize(node, Dumper=yaml.CSafeDumper, **kwargs)
+
+
+def test_plain_text_in_the_body_cannot_become_a_markdown_link() -> None:
+    article = replace(
+        ARTICLE,
+        summary="[a](javascript:x) [b][r] [r]: javascript:y c \\](javascript:z)",
+        image_url="https://example.com/a.jpg",
+        image_credit="[c](javascript:x)",
+    )
+    body = render_article(article, FR).split("---\n", 2)[2]
+    assert "\n[a\\](javascript:x) [b\\][r] [r\\]: javascript:y c \\\\\\](javascript:z)\n" in body
+    assert "*Crédit image : [c\\](javascript:x)*" in body
+    assert parse_front_matter(render_article(article, FR))["summary"] == article.summary

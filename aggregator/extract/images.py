@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs in the toolchain
 
-from aggregator.extract.text import one_line, parse_html
+from aggregator.extract.text import html_to_text, one_line, parse_html
 from aggregator.extract.urls import absolute_url
 from aggregator.model import MediaItem, ParsedEntry
 
@@ -182,7 +182,9 @@ def image_credit(lead: LeadImage, media_credit: str, template: str, source_url: 
     """Who to credit: the feed's media:credit, the caption, else the site's credit sentence."""
     if not lead.url:
         return ""
-    for candidate in (media_credit, lead.caption):
+    # media:credit is feed text that may hold markup ("<script>", "&lt;javascript:…&gt;"):
+    # reduced to plain text like every other field (the caption already is).
+    for candidate in (html_to_text(media_credit), lead.caption):
         text = one_line(candidate, MAX_CREDIT_CHARS)
         if text:
             return text
