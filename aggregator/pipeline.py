@@ -236,30 +236,45 @@ class Pipeline:
         recovered = await self.recover_pending()
         results: list[FeedRunResult] = []
         done: set[int] = set()
+        in_flight: set[asyncio.Task[FeedRunResult]] = set()
+        exhausted = False
         try:
+            # Up to batch_size feeds in flight, topped up as they finish: a slow feed holds
+            # one slot, not a whole batch (lock-step batches left the parse processes idle
+            # while each batch waited for its slowest feed).
             while True:
-                claimed = await asyncio.to_thread(
-                    self.store.claim_due_feeds,
-                    now=self.clock(),
-                    worker=self.worker_id,
-                    lease=FEED_LEASE,
-                    limit=self.batch_size,
-                    keys=keys,
-                    force=force,
-                    exclude_ids=done,
-                )
-                if not claimed:
+                free = self.batch_size - len(in_flight)
+                if not exhausted and free >= max(1, self.batch_size // 4):
+                    claimed = await asyncio.to_thread(
+                        self.store.claim_due_feeds,
+                        now=self.clock(),
+                        worker=self.worker_id,
+                        lease=FEED_LEASE,
+                        limit=free,
+                        keys=keys,
+                        force=force,
+                        exclude_ids=done,
+                    )
+                    exhausted = not claimed
+                    self._use_executor_for(len(claimed) + len(in_flight))
+                    done.update(f.id for f in claimed)
+                    in_flight.update(
+                        asyncio.create_task(self.process_feed(f, catchup=catchup)) for f in claimed
+                    )
+                if not in_flight:
                     break
-                self._use_executor_for(len(claimed))
-                done.update(f.id for f in claimed)
-                batch = await asyncio.gather(
-                    *(self.process_feed(f, catchup=catchup) for f in claimed)
+                finished, in_flight = await asyncio.wait(
+                    in_flight, return_when=asyncio.FIRST_COMPLETED
                 )
-                for r in batch:
+                for task in finished:
+                    r = task.result()
                     results.append(r)
                     if progress is not None:
                         progress(r)
         finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
             await asyncio.to_thread(self.store.release_claims, self.worker_id)
         return RunResult(tuple(results), recovered)
 

@@ -73,6 +73,7 @@ async def open_pipeline(
                 yield pipeline
             finally:
                 pipeline.close()
+                writer.close()
     finally:
         if own_store:
             store.close()
