@@ -258,6 +258,47 @@ def check_config(config_path: Path) -> None:
     click.echo(f"{config_path}: OK ({len(settings.feeds)} feeds; output {settings.output_dir})")
 
 
+@cli.command()
+@config_option
+@click.option(
+    "--log-format",
+    type=click.Choice(["human", "json"]),
+    default="human",
+    show_default=True,
+    help="Logs on stderr: human-readable lines, or one JSON object per line.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def daemon(config_path: Path, log_format: str, log_level: str) -> None:
+    """Run until stopped, checking due feeds every tick ([daemon] tick_seconds).
+
+    SIGTERM or SIGINT: finish the writes in flight, release claims, exit 0.
+    SIGHUP: reload the configuration (a bad one is refused and the old one kept).
+    """
+    import logging
+
+    from aggregator.daemon import run_daemon
+    from aggregator.log import configure_logging, log_event
+
+    configure_logging(log_format, log_level)
+    logger = logging.getLogger("aggregator.daemon")
+    code = EXIT_OK
+    try:
+        settings = load_settings(config_path)
+        asyncio.run(run_daemon(config_path, settings))
+    except ConfigError as err:
+        log_event(logger, logging.ERROR, "cannot start", error=str(err))
+        code = EXIT_CONFIG
+    except AggregatorError as err:
+        log_event(logger, logging.ERROR, "cannot start", error=str(err))
+        code = EXIT_FAILED
+    sys.exit(code)
+
+
 @cli.group()
 def db() -> None:
     """Database schema commands."""

@@ -26,6 +26,7 @@ from babel import Locale, UnknownLocaleError
 
 from aggregator.errors import ConfigError
 from aggregator.model import (
+    DaemonSettings,
     FeedConfig,
     FetchSettings,
     MetricsSettings,
@@ -36,7 +37,7 @@ from aggregator.model import (
 
 DATABASE_URL_ENV = "AGGREGATOR_DATABASE_URL"
 
-_TOP_KEYS = {"output_dir", "database_url", "site", "fetch", "metrics", "feeds", "rules"}
+_TOP_KEYS = {"output_dir", "database_url", "site", "fetch", "metrics", "daemon", "feeds", "rules"}
 _RULE_ACTIONS = ("include", "exclude", "tag", "importance")
 _RULE_FIELDS = ("title", "summary", "categories")
 _PERMALINK_FIELDS = {"date", "slug"}
@@ -82,6 +83,7 @@ def settings_from_dict(
     site = _site(v, v.table(data, "site", ""), base)
     fetch = _fetch(v, v.table(data, "fetch", ""))
     metrics = _metrics(v, v.table(data, "metrics", ""))
+    daemon = _daemon(v, v.table(data, "daemon", ""))
     global_rules = _rules(v, data.get("rules", []), "rules")
     feeds_raw = data.get("feeds", [])
     if not isinstance(feeds_raw, list):
@@ -110,6 +112,7 @@ def settings_from_dict(
         feeds=feeds,
         global_rules=global_rules,
         metrics=metrics,
+        daemon=daemon,
     )
 
 
@@ -206,6 +209,21 @@ def _metrics(v: _Validator, t: Mapping[str, Any]) -> MetricsSettings:
         listen=listen,
         stale_grace_minutes=v.integer(
             t, "stale_grace_minutes", "metrics", default=d.stale_grace_minutes, low=0, high=10_080
+        ),
+    )
+
+
+def _daemon(v: _Validator, t: Mapping[str, Any]) -> DaemonSettings:
+    d = DaemonSettings()
+    v.known_keys(t, {f.name for f in fields(DaemonSettings)}, "daemon")
+    return DaemonSettings(
+        tick_seconds=v.number(t, "tick_seconds", "daemon", d.tick_seconds, 1, 86_400),
+        batch_size=v.integer(t, "batch_size", "daemon", default=d.batch_size, low=1, high=1000),
+        feed_lease_seconds=v.number(
+            t, "feed_lease_seconds", "daemon", d.feed_lease_seconds, 1, 86_400
+        ),
+        entry_lease_seconds=v.number(
+            t, "entry_lease_seconds", "daemon", d.entry_lease_seconds, 1, 86_400
         ),
     )
 

@@ -91,6 +91,16 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """How the daemon ticks, and the leases every worker (daemon or ``run``) takes."""
+
+    tick_seconds: float = 60.0  # how often the daemon looks for due feeds
+    batch_size: int = 64  # feeds claimed in one transaction
+    feed_lease_seconds: float = 900.0  # a claimed feed is ours this long, then anyone's
+    entry_lease_seconds: float = 300.0  # a pending entry is ours this long, then recovered
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -102,6 +112,7 @@ class Settings:
     feeds: tuple[FeedConfig, ...] = ()
     global_rules: tuple[Rule, ...] = ()
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,11 @@ pass: its failure becomes a ``FeedRunResult`` and is recorded in the store.
 Exactly once: new entries are committed as *pending* with a lease, their files are written
 atomically, then they are marked *written*. A process killed in between leaves pending rows
 whose lease expires; the next pass (any worker) writes them (``recover_pending``).
+
+Stopping (the daemon on SIGTERM): ``request_stop`` makes a pass claim no further feed and
+abandons the fetches in flight; a feed whose fetch was abandoned is left due and unrecorded,
+and its claim is released when the pass ends. Work after a fetch (store, write, mark
+written) is short and is always finished.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from aggregator.errors import ErrorClass, FeedError, OutputError, ParseError
 from aggregator.extract import extract_article, find_page_image, make_permalink
@@ -29,6 +34,7 @@ from aggregator.fetch import Fetcher
 from aggregator.locales import Labels, load_labels
 from aggregator.model import (
     Article,
+    DaemonSettings,
     EntryForWrite,
     EntryStatus,
     FeedConfig,
@@ -51,9 +57,10 @@ from aggregator.write import ArticleWriter, content_sha256, file_name
 if TYPE_CHECKING:
     from aggregator.metrics import Metrics
 
-# How long a claim or a pending entry is ours before another worker may take it over.
-FEED_LEASE = timedelta(minutes=15)
-ENTRY_LEASE = timedelta(minutes=5)
+# How long a claim or a pending entry is ours before another worker may take it over
+# (the defaults of ``[daemon] feed_lease_seconds`` and ``entry_lease_seconds``).
+FEED_LEASE = timedelta(seconds=DaemonSettings().feed_lease_seconds)
+ENTRY_LEASE = timedelta(seconds=DaemonSettings().entry_lease_seconds)
 # A feed whose entries change on every poll stops being rewritten after this many rewrites.
 MAX_REWRITES_PER_ENTRY = 5
 # Entries taken from one feed document (POLITENESS_AND_SECURITY.md 2.12).
@@ -62,6 +69,11 @@ MAX_ENTRIES_PER_FEED = 500
 POOL_MIN_BATCH = 8
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+class _Stopped(Exception):
+    """A fetch abandoned because the pipeline was asked to stop."""
 
 
 def utcnow() -> datetime:
@@ -74,7 +86,7 @@ class FeedRunResult:
 
     name: str
     url: str
-    outcome: str  # "new", "unchanged", "not_modified", "error", "dry_run"
+    outcome: str  # "new", "unchanged", "not_modified", "error", "dry_run", "stopped"
     http_status: int | None = None
     new: int = 0
     updated: int = 0
@@ -189,7 +201,7 @@ class Pipeline:
         rng: random.Random | None = None,
         worker_id: str = "worker",
         executor_factory: Callable[[], Executor] | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
@@ -201,11 +213,38 @@ class Pipeline:
         self.worker_id = worker_id
         self._executor_factory = executor_factory
         self._executor: Executor | None = None
-        self.batch_size = batch_size
+        self.batch_size = batch_size or settings.daemon.batch_size
+        self.feed_lease = timedelta(seconds=settings.daemon.feed_lease_seconds)
+        self.entry_lease = timedelta(seconds=settings.daemon.entry_lease_seconds)
+        self._stop = asyncio.Event()
         self.metrics = metrics
         self.labels = load_labels(settings.site.language, settings.site.locales_dir)
         self._sources = {f.url: f for f in settings.feeds}
         self._page_lookups: dict[str, asyncio.Future[str]] = {}
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Claim nothing more and abandon the fetches in flight (call it on the loop)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def _unless_stopped(self, work: Awaitable[T]) -> T:
+        """Await ``work``, unless a stop is requested first: then cancel it, raise _Stopped."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise _Stopped
 
     # -- a pass -------------------------------------------------------------------------------
 
@@ -244,12 +283,14 @@ class Pipeline:
             # while each batch waited for its slowest feed).
             while True:
                 free = self.batch_size - len(in_flight)
+                if self.stopping:
+                    exhausted = True
                 if not exhausted and free >= max(1, self.batch_size // 4):
                     claimed = await asyncio.to_thread(
                         self.store.claim_due_feeds,
                         now=self.clock(),
                         worker=self.worker_id,
-                        lease=FEED_LEASE,
+                        lease=self.feed_lease,
                         limit=free,
                         keys=keys,
                         force=force,
@@ -311,7 +352,10 @@ class Pipeline:
         total = 0
         while True:
             pending = await asyncio.to_thread(
-                self.store.claim_pending_entries, now=self.clock(), lease=ENTRY_LEASE, limit=500
+                self.store.claim_pending_entries,
+                now=self.clock(),
+                lease=self.entry_lease,
+                limit=500,
             )
             if not pending:
                 return total
@@ -325,6 +369,8 @@ class Pipeline:
         source = self._sources.get(feed.key) or FeedConfig(name=feed.name, url=feed.key)
         try:
             return await self._process(feed, source, dry_run=dry_run, catchup=catchup)
+        except _Stopped:  # left due; the pass releases its claim
+            return FeedRunResult(source.name, feed.url, "stopped")
         except OutputError:
             raise  # the output folder is broken: the whole run cannot go on
         except Exception as err:  # a bug on one feed's data must not stop the others
@@ -368,8 +414,10 @@ class Pipeline:
         self, feed: FeedForUpdate, source: FeedConfig, *, dry_run: bool, catchup: bool
     ) -> FeedRunResult:
         now = self.clock()  # the moment of the check: every decision of this poll uses it
-        result = await self.fetcher.fetch(
-            FetchRequest(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+        result = await self._unless_stopped(
+            self.fetcher.fetch(
+                FetchRequest(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+            )
         )
         if self.metrics is not None:
             self.metrics.record_fetch(result)
@@ -436,7 +484,7 @@ class Pipeline:
             for a in fresh
         ]
         inserted = await asyncio.to_thread(
-            self.store.add_entries, feed.id, new_entries, now=now, lease=ENTRY_LEASE
+            self.store.add_entries, feed.id, new_entries, now=now, lease=self.entry_lease
         )
         prerendered = {
             a.identity: (a, data)
@@ -532,7 +580,7 @@ class Pipeline:
         cached = await asyncio.to_thread(self.store.cached_page_image, url)
         if cached is not None:
             return cached
-        page = await self.fetcher.fetch_page(url)
+        page = await self._unless_stopped(self.fetcher.fetch_page(url))
         image = find_page_image(page.body, page.final_url) if page.status is FetchStatus.OK else ""
         await asyncio.to_thread(self.store.cache_page_image, url, image, now=now)
         return image

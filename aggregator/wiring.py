@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import os
 import random
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime
@@ -23,7 +24,29 @@ def parse_processes() -> Executor:
     pipeline once (so each worker starts in milliseconds, with no inherited threads)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["aggregator.pipeline"])
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
+    return ProcessPoolExecutor(
+        max_workers=os.cpu_count() or 1, mp_context=context, initializer=exit_with_parent
+    )
+
+
+def exit_with_parent() -> None:
+    """Make a pool worker exit as soon as the main process is gone.
+
+    A worker blocks on its task queue, and the forkserver lives as long as any worker does,
+    so when the main process is killed (SIGKILL, the OOM killer) nothing would wake them:
+    they would live on, holding the run's stdout and stderr open, and cron (or whoever
+    reads them) would wait forever. ``parent_process().join()`` returns when the main
+    process's end of the worker's sentinel pipe closes, which the kernel does at its death.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a child process: nothing to watch
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def open_store(settings: Settings, *, create: bool = True) -> Store:

@@ -12,7 +12,9 @@ import errno
 import hashlib
 import os
 import re
+import socket
 import tempfile
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +26,9 @@ MAX_NAME_BYTES = 100
 TEMP_PREFIX = ".aggregator-"
 TEMP_SUFFIX = ".tmp"
 WRITE_THREADS = 4
+# A temporary file whose writer cannot be identified is removed once it is this old.
+STALE_TEMP_SECONDS = 3600
+_TEMP_OWNER = re.compile(r"^\.aggregator-([0-9a-f]{8})-(\d+)-")
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.md$")
 _SAFE_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -40,6 +45,41 @@ def content_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def temp_prefix() -> str:
+    """``.aggregator-<host>-<pid>-``: whose temporary file it is, for the stale check."""
+    return f"{TEMP_PREFIX}{_host_tag()}-{os.getpid()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale_temp(path: Path, *, now: float) -> bool:
+    """A temporary file no live writer will rename: its process (on this host) is gone, or
+    its writer is unknown (another host, an older name) and it is an hour old.
+
+    Several processes share one output folder (cron beside the daemon, workers), so a
+    starting process must never remove a temporary file another one is about to rename.
+    """
+    owner = _TEMP_OWNER.match(path.name)
+    if owner and owner[1] == _host_tag():
+        return not _pid_alive(int(owner[2]))
+    try:
+        return now - path.lstat().st_mtime > STALE_TEMP_SECONDS
+    except FileNotFoundError:
+        return False
+
+
 class ArticleWriter:
     """Writes rendered articles into one output folder."""
 
@@ -48,20 +88,23 @@ class ArticleWriter:
         self._threads: ThreadPoolExecutor | None = None
 
     def prepare(self) -> None:
-        """Create the folder, check it is writable, remove temporary files left by a crash."""
+        """Create the folder, check it is writable, remove temporary files left by a crash
+        (only those no live process is still writing: ``is_stale_temp``)."""
         try:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
-                dir=self.output_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX
+                dir=self.output_dir, prefix=temp_prefix(), suffix=TEMP_SUFFIX
             ):
                 pass
         except OSError as err:
             raise OutputError(
                 f"output folder {self.output_dir} is not writable: {err.strerror or err}"
             ) from err
-        for stale in self.output_dir.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
+        now = time.time()
+        for temp in self.output_dir.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+            if is_stale_temp(temp, now=now):
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
 
     def path_for(self, name: str) -> Path:
         """The path of ``name``, refused unless it lies directly in the output folder."""
@@ -124,7 +167,7 @@ class ArticleWriter:
     def _replace(self, name: str, data: bytes) -> str:
         """Temporary file, fsync, rename over ``name``; the folder is not synced yet."""
         path = self.path_for(name)
-        fd, tmp = tempfile.mkstemp(dir=self.output_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=self.output_dir, prefix=temp_prefix(), suffix=TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

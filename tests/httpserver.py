@@ -108,7 +108,8 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         super().__init__((owner.host, 0), _RequestHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that hang up (timeouts, resets a test provoked) are expected here.
+        # Clients that hang up (timeouts, resets a test provoked, the crash tests' kills)
+        # are expected here.
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
 

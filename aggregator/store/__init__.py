@@ -38,7 +38,7 @@ from aggregator.model import (
     FeedUpdateIntent,
     IdentityRule,
 )
-from aggregator.store._engine import create_engine_for_url
+from aggregator.store._engine import create_engine_for_url, schema_lock
 from aggregator.store.migrate import SchemaState, schema_state, upgrade
 from aggregator.store.schema import entries, feed_url_history, feeds, page_images
 
@@ -134,14 +134,28 @@ class Store:
         return self._guard(lambda: schema_state(self.engine))
 
     def upgrade(self) -> None:
-        self._guard(lambda: upgrade(self.engine))
+        with self._schema_lock():
+            self._guard(lambda: upgrade(self.engine))
+
+    @contextlib.contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        try:
+            with schema_lock(self.engine):
+                yield
+        except OSError as err:
+            raise StoreError(f"cannot lock the database for a schema change: {err}") from err
 
     def ensure_schema(self) -> None:
         """Create the schema on an empty database; refuse one that is behind or unknown."""
         state = self.schema_state()
         if state is SchemaState.EMPTY:
-            self.upgrade()
-        elif state is SchemaState.BEHIND:
+            # Several processes may start together on one empty database: one creates it.
+            with self._schema_lock():
+                state = self.schema_state()
+                if state is SchemaState.EMPTY:
+                    self._guard(lambda: upgrade(self.engine))
+                    return
+        if state is SchemaState.BEHIND:
             raise SchemaBehindError(
                 "the database schema is older than this version of aggregator: "
                 "run `aggregator db upgrade --config FILE` first"

@@ -9,6 +9,10 @@ POLITENESS_AND_SECURITY.md 2.10 measured 438/600 failures deferred, 0 immediate.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -18,6 +22,8 @@ from sqlalchemy.exc import ArgumentError
 from aggregator.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# pg_advisory_lock key of schema changes ("aggregat" in ASCII).
+_PG_SCHEMA_LOCK = 0x6167677265676174
 
 
 def create_engine_for_url(url: str) -> Engine:
@@ -63,4 +69,32 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-__all__ = ["create_engine_for_url"]
+@contextlib.contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Serialise schema creation between processes (several starting on one empty database).
+
+    PostgreSQL: a session advisory lock. SQLite: an exclusive ``flock`` on ``<file>.lock``
+    (a write transaction cannot serve: the migration itself needs the one writer slot).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_SCHEMA_LOCK})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_SCHEMA_LOCK})")
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+__all__ = ["create_engine_for_url", "schema_lock"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from aggregator.render import parse_front_matter
 
-# The checkout under test: subprocesses import its package, not whatever is installed.
+# The checkout under test: subprocesses import this tree's package, whatever is installed.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 FORMAT_KEYS = [
@@ -48,6 +48,7 @@ def write_config(
     site: Mapping[str, Any] | None = None,
     fetch: Mapping[str, Any] | None = None,
     database_url: str | None = None,
+    daemon: Mapping[str, Any] | None = None,
     name: str = "aggregator.toml",
 ) -> Path:
     """A configuration for loopback tests: private networks allowed, no politeness delay."""
@@ -66,12 +67,29 @@ def write_config(
         **(fetch or {}),
     }
     lines += ["[fetch]"] + [f"{k} = {toml_value(v)}" for k, v in fetch.items()]
+    if daemon:
+        lines += ["[daemon]"] + [f"{k} = {toml_value(v)}" for k, v in daemon.items()]
     for given in feeds:
         feed = {"fetch_page_image": False, **given}
         lines += ["[[feeds]]"] + [f"{k} = {toml_value(v)}" for k, v in feed.items()]
     path = folder / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def subprocess_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child ``python -m aggregator``: this checkout first on the path."""
+    full_env = {**os.environ, **(env or {})}
+    if env is None or "AGGREGATOR_DATABASE_URL" not in env:
+        # A developer's own setting must not redirect a test's database.
+        full_env.pop("AGGREGATOR_DATABASE_URL", None)
+    path = full_env.get("PYTHONPATH")
+    full_env["PYTHONPATH"] = f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT)
+    return full_env
+
+
+def command(*args: str | os.PathLike[str]) -> list[str]:
+    return [sys.executable, "-m", "aggregator", *map(str, args)]
 
 
 def aggregator(
@@ -81,21 +99,30 @@ def aggregator(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m aggregator ARGS`` as a subprocess and capture its output."""
-    full_env = {**os.environ, **(env or {})}
-    pythonpath = full_env.get("PYTHONPATH")
-    full_env["PYTHONPATH"] = (
-        f"{REPO_ROOT}{os.pathsep}{pythonpath}" if pythonpath else str(REPO_ROOT)
-    )
-    if env is None:  # a developer's own setting must not redirect a test's database
-        full_env.pop("AGGREGATOR_DATABASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "aggregator", *map(str, args)],
+        command(*args),
         cwd=cwd,
-        env=full_env,
+        env=subprocess_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def start_aggregator(
+    *args: str | os.PathLike[str],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """Start ``python -m aggregator ARGS`` in the background; its stdout/stderr are piped."""
+    return subprocess.Popen(
+        command(*args),
+        cwd=cwd,
+        env=subprocess_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

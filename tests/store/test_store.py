@@ -295,3 +295,30 @@ def test_set_rendered_hash_updates_written_entries_only(store: Store) -> None:
 def test_feed_statuses_carry_creation_time(store: Store) -> None:
     store.sync_feeds(FEEDS, now=NOW)
     assert [s.created_at for s in store.feed_statuses()] == [NOW, NOW]
+
+
+def test_processes_starting_together_on_an_empty_database_all_succeed(database_url: str) -> None:
+    import threading
+
+    stores = [Store.open(database_url) for _ in range(4)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(stores))
+
+    def start(s: Store) -> None:
+        barrier.wait()
+        try:
+            s.ensure_schema()
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        assert all(s.schema_state() is SchemaState.CURRENT for s in stores)
+    finally:
+        for s in stores:
+            s.close()

@@ -6,6 +6,7 @@ import pytest
 
 from aggregator.config import load_settings
 from aggregator.errors import ConfigError
+from aggregator.model import DaemonSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,10 +62,28 @@ def test_environment_overrides_database_url(tmp_path: Path) -> None:
     assert s.database_url == url
 
 
+def test_daemon_table_defaults_and_values(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, GOOD), environ={})
+    assert s.daemon == DaemonSettings()
+    assert (s.daemon.tick_seconds, s.daemon.batch_size) == (60, 64)
+    text = GOOD.replace(
+        "[site]",
+        "[daemon]\ntick_seconds = 5\nbatch_size = 8\nfeed_lease_seconds = 2\n"
+        "entry_lease_seconds = 3\n[site]",
+    )
+    s = load_settings(write(tmp_path, text), environ={})
+    assert s.daemon == DaemonSettings(
+        tick_seconds=5, batch_size=8, feed_lease_seconds=2, entry_lease_seconds=3
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "key", "words"),
     [
         (("[site]", "[site]\ncolour = 1"), "site.colour", "unknown key"),
+        (("[site]", "[daemon]\ntick_seconds = 0\n[site]"), "daemon.tick_seconds", "number"),
+        (("[site]", "[daemon]\nbatch_size = 0\n[site]"), "daemon.batch_size", "integer"),
+        (("[site]", "[daemon]\nticks = 1\n[site]"), "daemon.ticks", "unknown key"),
         (('output_dir = "out"', 'output_dir = "out"\nextra = 1'), "extra", "unknown key"),
         (
             ('url = "https://a.example/feed"', 'url = "ftp://a.example/feed"'),

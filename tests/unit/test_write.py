@@ -77,10 +77,34 @@ def test_failed_replace_leaves_old_file_and_no_temp(
 
 
 def test_prepare_removes_stale_temp_files_and_checks_writability(tmp_path: Path) -> None:
-    (tmp_path / ".aggregator-abc.tmp").write_bytes(b"partial")
+    import os
+    import subprocess
+    import sys
+
+    from aggregator.write import STALE_TEMP_SECONDS, temp_prefix
+
+    old = tmp_path / ".aggregator-abc.tmp"  # writer unknown, an hour old: stale
+    old.write_bytes(b"partial")
+    os.utime(old, (0, 0))
+    (tmp_path / ".aggregator-def.tmp").write_bytes(b"recent, writer unknown: kept")
+    mine = tmp_path / f"{temp_prefix()}live.tmp"  # a live process on this host: kept
+    mine.write_bytes(b"being written")
+    os.utime(mine, (0, 0))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dead_temp = tmp_path / temp_prefix().replace(f"-{os.getpid()}-", f"-{dead}-")
+    dead_temp = dead_temp.with_name(dead_temp.name + "x.tmp")  # its process died: stale
+    dead_temp.write_bytes(b"partial")
     (tmp_path / "keep.md").write_bytes(b"x")
     ArticleWriter(tmp_path).prepare()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".aggregator-def.tmp", mine.name, "keep.md"]
+    )
+    assert STALE_TEMP_SECONDS >= 600
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
     with pytest.raises(OutputError):
