@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -322,3 +323,30 @@ def test_processes_starting_together_on_an_empty_database_all_succeed(database_u
     finally:
         for s in stores:
             s.close()
+
+
+def test_stores_opening_one_new_sqlite_file_together_never_see_it_locked(tmp_path: Path) -> None:
+    """Four stores on each of 20 new files: the race to switch the file to WAL, and a
+    schema seen half-made (tables but no version row yet), both used to fail a start."""
+    import threading
+
+    errors: list[BaseException] = []
+    for round_ in range(20):
+        stores = [Store.open(f"sqlite:///{tmp_path / f'new-{round_}.db'}") for _ in range(4)]
+        barrier = threading.Barrier(len(stores))
+
+        def start(s: Store, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            try:
+                s.ensure_schema()
+            except BaseException as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=start, args=(s, barrier)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for s in stores:
+            s.close()
+    assert errors == []
