@@ -17,15 +17,17 @@ written) is short and is always finished.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import hashlib
 import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aggregator.errors import ErrorClass, FeedError, OutputError, ParseError
 from aggregator.extract import extract_article, find_page_image, make_permalink
@@ -67,6 +69,10 @@ MAX_REWRITES_PER_ENTRY = 5
 MAX_ENTRIES_PER_FEED = 500
 # Parse processes start only when a batch of claimed feeds is at least this big.
 POOL_MIN_BATCH = 8
+# Threads for store calls and file writes (SQLite writes still queue on the store's lock).
+STORE_THREADS = 4
+# Poll outcomes recorded in one transaction.
+RECORD_BATCH = 32
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -221,6 +227,12 @@ class Pipeline:
         self.labels = load_labels(settings.site.language, settings.site.locales_dir)
         self._sources = {f.url: f for f in settings.feeds}
         self._page_lookups: dict[str, asyncio.Future[str]] = {}
+        # Store calls (and the file writes around them) get threads of their own: on the
+        # loop's default executor they queued behind getaddrinfo calls of page-image
+        # lookups, which can take seconds each on a slow resolver (measured: two thirds of
+        # a first ingest's wall time, docs/performance.md).
+        self._store_threads: ThreadPoolExecutor | None = None
+        self._records: list[FeedUpdateIntent] = []
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -272,6 +284,9 @@ class Pipeline:
         if dry_run:
             return await self._dry_run(now, keys, force, progress)
         self.store.sync_feeds(self.settings.feeds, now=now)
+        # Every configured feed is wanted: the store's in_config flag says the same, and a
+        # claim need not carry 1,000 keys.
+        claim_keys = None if len(keys) == len(self.settings.feeds) else keys
         recovered = await self.recover_pending()
         results: list[FeedRunResult] = []
         done: set[int] = set()
@@ -286,13 +301,13 @@ class Pipeline:
                 if self.stopping:
                     exhausted = True
                 if not exhausted and free >= max(1, self.batch_size // 4):
-                    claimed = await asyncio.to_thread(
+                    claimed = await self._db(
                         self.store.claim_due_feeds,
                         now=self.clock(),
                         worker=self.worker_id,
                         lease=self.feed_lease,
                         limit=free,
-                        keys=keys,
+                        keys=claim_keys,
                         force=force,
                         exclude_ids=done,
                     )
@@ -316,7 +331,8 @@ class Pipeline:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
-            await asyncio.to_thread(self.store.release_claims, self.worker_id)
+            await self._flush_records()
+            await self._db(self.store.release_claims, self.worker_id)
         return RunResult(tuple(results), recovered)
 
     async def _dry_run(
@@ -328,8 +344,8 @@ class Pipeline:
     ) -> RunResult:
         # Feeds the store does not know yet (added to the configuration since the last
         # run) are due now; they are previewed without being inserted.
-        known = {s.key for s in await asyncio.to_thread(self.store.feed_statuses)}
-        due = await asyncio.to_thread(self.store.due_feeds, now=now, keys=keys, force=force)
+        known = {s.key for s in await self._db(self.store.feed_statuses)}
+        due = await self._db(self.store.due_feeds, now=now, keys=keys, force=force)
         wanted = set(keys)
         due += [
             FeedForUpdate(id=0, key=f.url, url=f.url, name=f.name)
@@ -351,7 +367,7 @@ class Pipeline:
         """Write the entries some earlier process committed but did not finish writing."""
         total = 0
         while True:
-            pending = await asyncio.to_thread(
+            pending = await self._db(
                 self.store.claim_pending_entries,
                 now=self.clock(),
                 lease=self.entry_lease,
@@ -359,7 +375,7 @@ class Pipeline:
             )
             if not pending:
                 return total
-            total += len(await asyncio.to_thread(self._write_new, pending, None))
+            total += len(await self._db(self._write_new, pending, None))
 
     # -- one feed -----------------------------------------------------------------------------
 
@@ -388,8 +404,7 @@ class Pipeline:
                     quiet_polls=feed.quiet_polls,
                     jitter=self.rng.random(),
                 )
-                await asyncio.to_thread(
-                    self.store.record_poll,
+                await self._record(
                     FeedUpdateIntent(
                         feed_id=feed.id,
                         checked_at=now,
@@ -457,9 +472,7 @@ class Pipeline:
                 now,
                 dry_run,
             )
-        stored = await asyncio.to_thread(
-            self.store.stored_entries, [a.identity for a in extracted.articles]
-        )
+        stored = await self._db(self.store.stored_entries, [a.identity for a in extracted.articles])
         fresh = [a for a in extracted.articles if a.identity not in stored]
         # Catching up marks the backlog seen; it rewrites nothing either.
         changed = [] if catchup else plan_updates(extracted.articles, stored, feed.id)
@@ -475,23 +488,26 @@ class Pipeline:
                 would_write=tuple(names),
             )
         status = EntryStatus.SEEN if catchup else EntryStatus.PENDING
+        # Page-image lookups of one feed run together; the fetcher's per-host limits keep
+        # them polite to a publisher whose entries all lack images.
+        ready = (
+            fresh
+            if catchup
+            else await asyncio.gather(*(self._with_page_image(a, source, now) for a in fresh))
+        )
         new_entries = [
-            self._new_entry(
-                a if catchup else await self._with_page_image(a, source, now),
-                content_hash(a),
-                status,
-            )
-            for a in fresh
+            self._new_entry(a, content_hash(orig), status)
+            for a, orig in zip(ready, fresh, strict=True)
         ]
-        inserted = await asyncio.to_thread(
+        inserted = await self._db(
             self.store.add_entries, feed.id, new_entries, now=now, lease=self.entry_lease
         )
         prerendered = {
             a.identity: (a, data)
             for a, data in zip(extracted.articles, extracted.rendered, strict=True)
         }
-        written = await asyncio.to_thread(self._write_new, inserted, feed.id, prerendered)
-        updated = await asyncio.to_thread(self._apply_updates, changed, now)
+        written = await self._db(self._write_new, inserted, feed.id, prerendered)
+        updated = await self._db(self._apply_updates, changed, now)
         outcome = await self._succeeded(
             feed,
             source,
@@ -539,10 +555,35 @@ class Pipeline:
             self._executor = self._executor_factory()
 
     def close(self) -> None:
-        """Stop the parse processes, if any were started."""
+        """Stop the parse processes and the store threads, if any were started."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._store_threads is not None:
+            self._store_threads.shutdown(wait=True)
+            self._store_threads = None
+
+    async def _record(self, intent: FeedUpdateIntent) -> None:
+        """Queue a poll's outcome; they reach the store RECORD_BATCH at a time.
+
+        A process killed before a flush loses only the outcome: the feed stays claimed
+        until its lease runs out, then is polled again (a 304, or entries already stored).
+        """
+        self._records.append(intent)
+        if len(self._records) >= RECORD_BATCH:
+            await self._flush_records()
+
+    async def _flush_records(self) -> None:
+        batch, self._records = self._records, []
+        if batch:
+            await self._db(self.store.record_polls, batch)
+
+    async def _db(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``asyncio.to_thread`` on the store's own threads."""
+        if self._store_threads is None:
+            self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="store")
+        call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._store_threads, call)
 
     async def _with_page_image(
         self, article: Article, source: FeedConfig, now: datetime
@@ -577,12 +618,12 @@ class Pipeline:
                 self._page_lookups.pop(url, None)
 
     async def _lookup_page_image(self, url: str, now: datetime) -> str:
-        cached = await asyncio.to_thread(self.store.cached_page_image, url)
+        cached = await self._db(self.store.cached_page_image, url)
         if cached is not None:
             return cached
         page = await self._unless_stopped(self.fetcher.fetch_page(url))
         image = find_page_image(page.body, page.final_url) if page.status is FetchStatus.OK else ""
-        await asyncio.to_thread(self.store.cache_page_image, url, image, now=now)
+        await self._db(self.store.cache_page_image, url, image, now=now)
         return image
 
     def _new_entry(self, article: Article, upstream_hash: str, status: EntryStatus) -> NewEntry:
@@ -705,8 +746,7 @@ class Pipeline:
         replace_validators = parsed is not None or result.status is FetchStatus.NOT_MODIFIED
         new_url = result.permanent_url if parsed is not None else None
         if not dry_run:
-            await asyncio.to_thread(
-                self.store.record_poll,
+            await self._record(
                 FeedUpdateIntent(
                     feed_id=feed.id,
                     checked_at=now,
@@ -747,8 +787,7 @@ class Pipeline:
             jitter=self.rng.random(),
         )
         if not dry_run:
-            await asyncio.to_thread(
-                self.store.record_poll,
+            await self._record(
                 FeedUpdateIntent(
                     feed_id=feed.id,
                     checked_at=now,
