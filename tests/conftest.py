@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +14,36 @@ import pytest
 from tests.httpserver import LoopbackServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+NETGUARD = Path(__file__).resolve().parent / "netguard"
+
+
+def _guard_name_resolution() -> Path:
+    """Refuse and log DNS lookups here and in every child process (netguard/sitecustomize.py)."""
+    log = Path(tempfile.mkstemp(prefix="aggregator-test-dns-", suffix=".log")[1])
+    os.environ["AGGREGATOR_TEST_NETLOG"] = str(log)
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = f"{NETGUARD}{os.pathsep}{path}" if path else str(NETGUARD)
+    atexit.register(lambda: log.unlink(missing_ok=True))
+    spec = importlib.util.spec_from_file_location("_netguard", NETGUARD / "sitecustomize.py")
+    assert spec is not None and spec.loader is not None
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # installs itself
+    return log
+
+
+DNS_LOG = _guard_name_resolution()
+
+
+@pytest.fixture(autouse=True)
+def _no_name_resolution() -> Iterator[None]:
+    """Fail a test that looked up a name: tests talk only to 127.0.0.1 (the lookup itself
+    was refused without leaving the machine)."""
+    before = DNS_LOG.stat().st_size
+    yield
+    with DNS_LOG.open("rb") as f:
+        f.seek(before)
+        tried = f.read().decode(errors="replace").split()
+    if tried:
+        pytest.fail(f"name lookups beyond this machine: {sorted(set(tried[1::2]))}")
 
 
 def corpus_dir() -> Path:
