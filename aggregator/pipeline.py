@@ -576,7 +576,8 @@ class Pipeline:
     async def _flush_records(self) -> None:
         batch, self._records = self._records, []
         if batch:
-            await self._db(self.store.record_polls, batch)
+            # Shielded: a feed task cancelled by a stop must not drop the batch it took.
+            await asyncio.shield(self._db(self.store.record_polls, batch))
 
     async def _db(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``asyncio.to_thread`` on the store's own threads."""
