@@ -111,8 +111,8 @@ class ArticleWriter:
         if not _SAFE_NAME.match(name) or len(name.encode()) > MAX_NAME_BYTES:
             raise OutputError(f"refusing unsafe file name {name!r}")
         # The name is one path component of safe characters (checked above), so the file
-        # lies in the folder itself; resolving the folder on every call was a tenth of the
-        # main process's CPU during a first ingest.
+        # lies in the folder itself; resolving the folder on every call was 8 % of the main
+        # process's GIL-held time during a first ingest.
         path = self.output_dir / name
         if path.parent != self.output_dir:
             raise OutputError(f"refusing a path outside the output folder: {name!r}")
