@@ -31,7 +31,9 @@ def parse_processes() -> Executor:
     """A pool of parse processes, one a core, forked from a server that imported the
     pipeline once (so each worker starts in milliseconds, with no inherited threads)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["aggregator.pipeline"])
+    context.set_forkserver_preload(
+        ["aggregator.pipeline", "aggregator.parse", "aggregator.extract", "aggregator.render"]
+    )
     return ProcessPoolExecutor(
         max_workers=os.cpu_count() or 1, mp_context=context, initializer=exit_with_parent
     )

@@ -12,6 +12,9 @@ import pytest
 from aggregator.config import load_settings
 from aggregator.wiring import SWITCH_INTERVAL_SECONDS, exit_with_parent, open_pipeline
 from tests.e2e.helpers import write_config
+from tests.httpserver import LoopbackServer
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def test_the_gil_switch_interval_is_short_while_a_pipeline_is_open(tmp_path: Path) -> None:
@@ -32,3 +35,35 @@ def test_the_gil_switch_interval_is_short_while_a_pipeline_is_open(tmp_path: Pat
 def test_exit_with_parent_does_nothing_in_the_main_process() -> None:
     exit_with_parent()  # no parent process to watch: returns without starting a watch
     assert "exit-with-parent" not in {t.name for t in threading.enumerate()}
+
+
+def test_a_pass_of_unchanged_feeds_loads_no_parser(tmp_path: Path, server: LoopbackServer) -> None:
+    """A pass whose feeds all answer 304 has nothing to parse, extract or render, so it
+    does not import feedparser, BeautifulSoup or PyYAML (docs/performance.md)."""
+    import subprocess
+
+    from tests.e2e.helpers import aggregator, subprocess_env
+
+    server.feed("/feed.xml", (DATA / "interventional_news.xml").read_bytes())
+    config = write_config(tmp_path, [{"name": "F", "url": server.url("/feed.xml")}])
+    assert aggregator("run", "--config", config).returncode == 0  # stores the ETag
+    probe = (
+        "import asyncio, sys\n"
+        "from aggregator.config import load_settings\n"
+        "from aggregator.wiring import open_pipeline\n"
+        "async def go():\n"
+        f"    async with open_pipeline(load_settings({str(config)!r}, environ={{}})) as p:\n"
+        "        return await p.run_pass(force=True)\n"
+        "result = asyncio.run(go())\n"
+        "print([f.outcome for f in result.feeds])\n"
+        "print([m for m in ('feedparser', 'bs4', 'yaml') if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["['not_modified']", "[]"]
