@@ -760,7 +760,7 @@ def _due_query(
     conditions.append(or_(due, feeds.c.consecutive_failures == 0) if force else due)
     if keys is not None:
         conditions.append(feeds.c.key.in_(list(keys)))
-    excluded = sorted(exclude_ids)
+    excluded = list(exclude_ids)
     if excluded:
         conditions.append(_not_among(excluded, dialect))
     return (

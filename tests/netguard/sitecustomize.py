@@ -19,13 +19,25 @@ import socket
 LOG_ENV = "AGGREGATOR_TEST_NETLOG"
 
 
-def needs_dns(host: object) -> bool:
+def _name(host: object) -> str | None:
     if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    if not isinstance(host, str) or host in ("", "localhost") or host.endswith(".localhost"):
+        return host.decode("ascii", "replace")
+    return host if isinstance(host, str) else None
+
+
+def is_invalid(host: object) -> bool:
+    """A name under ``.invalid``: reserved, never resolvable, answered here."""
+    name = _name(host)
+    return name is not None and name.endswith((".invalid", ".invalid."))
+
+
+def needs_dns(host: object) -> bool:
+    name = _name(host)
+    if name is None or name in ("", "localhost") or name.endswith(".localhost"):
         return False
-    if host.endswith((".invalid", ".invalid.")):
+    if is_invalid(name):
         return False
+    host = name
     try:
         socket.inet_aton(host)  # also the odd IPv4 forms: 2130706433, 0x7f.1, 127.1
         return False
@@ -51,7 +63,7 @@ def install(log_path: str) -> None:
             finally:
                 os.close(fd)
             raise socket.gaierror(socket.EAI_NONAME, "name resolution is off in the test suite")
-        if isinstance(host, str) and host.endswith((".invalid", ".invalid.")):
+        if is_invalid(host):
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return real(host, *args, **kwargs)
 
