@@ -22,6 +22,9 @@ import httpx
 
 from aggregator.errors import AggregatorError
 
+# httpx's own default for a transport built without ``limits``.
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
 __all__ = [
     "AddressBlocked",
     "AddressPolicy",
@@ -207,7 +210,11 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 def build_guarded_transport(
-    policy: AddressPolicy, *, proxy: str | None = None
+    policy: AddressPolicy,
+    *,
+    proxy: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    limits: httpx.Limits | None = None,
 ) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose connection pool uses :class:`GuardedBackend`.
 
@@ -216,9 +223,18 @@ def build_guarded_transport(
     ``tests/fetch/test_guard.py::test_private_attribute_still_exists`` keep that honest.
     With a proxy the socket goes to the proxy, which the operator chose; the fetcher then
     vets each target host itself before the request (see ``Fetcher``).
+
+    ``ssl_context``: share one between transports (building one loads the CA bundle, 50 ms
+    here); by default httpx builds a verifying one, as ``create_ssl_context`` does.
     """
     transport = httpx.AsyncHTTPTransport(
-        proxy=proxy, retries=0, http1=True, http2=False, trust_env=False
+        verify=ssl_context if ssl_context is not None else True,
+        proxy=proxy,
+        retries=0,
+        http1=True,
+        http2=False,
+        trust_env=False,
+        limits=limits if limits is not None else DEFAULT_LIMITS,
     )
     pool = transport._pool
     if not hasattr(pool, "_network_backend"):  # pragma: no cover - caught by the pin test

@@ -89,3 +89,52 @@ def test_connections_are_reused(server: LoopbackServer) -> None:
 
     run(go())
     assert len(set(ports)) == 1
+
+
+def test_two_hosts_taken_in_turn_keep_one_connection_each(server: LoopbackServer) -> None:
+    """Each global slot has its own pool: a free slot last used for the same host is taken
+    first, so alternating between hosts does not open a connection per fetch."""
+    peers: list[tuple[str, int]] = []
+
+    def handler(_req: SeenRequest, h: http.server.BaseHTTPRequestHandler) -> Reply:
+        peers.append((h.server.server_address[0], h.client_address[1]))
+        return Reply(200, FEED)
+
+    with LoopbackServer("127.0.0.2") as other:
+        server.route("/feed", handler)
+        other.route("/feed", handler)
+
+        async def go() -> None:
+            async with Fetcher(settings(concurrency=4)) as fetcher:
+                for _ in range(4):
+                    for s in (server, other):
+                        await fetcher.fetch(FetchRequest(s.url("/feed")))
+
+        run(go())
+    assert len(peers) == 8
+    assert len(set(peers)) == 2  # one connection per host, each reused three times
+
+
+def test_connections_to_one_busy_host_stay_within_the_concurrency(
+    server: LoopbackServer,
+) -> None:
+    """200 fetches, 8 at a time, to one host: at most 8 connections, each reused."""
+    peers: list[int] = []
+
+    def handler(_req: SeenRequest, h: http.server.BaseHTTPRequestHandler) -> Reply:
+        peers.append(h.client_address[1])
+        time.sleep(0.002)
+        return Reply(304, b"", {"etag": '"v"'})
+
+    server.route("/feed", handler)
+
+    async def go() -> list[FetchResult]:
+        limits = settings(concurrency=8, per_host_concurrency=8)
+        async with Fetcher(limits) as fetcher:
+            urls = [server.url(f"/feed?n={i}") for i in range(200)]
+            return await asyncio.gather(*(fetcher.fetch(FetchRequest(u, etag='"v"')) for u in urls))
+
+    results = run(go())
+    assert all(r.status is FetchStatus.NOT_MODIFIED for r in results)
+    assert len(peers) == 200
+    assert 1 < len(set(peers)) <= 8

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import shutil
 import socket
+import ssl
+import subprocess
+import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -119,6 +124,51 @@ def test_tls_failure(server: LoopbackServer) -> None:
     server.route("/feed", body=FEED)
     url = server.url("/feed").replace("http://", "https://")
     _fails(fetch_once(url), ErrorClass.TLS)
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
+    """Certificates are verified (the slots' transports share one verifying context): a
+    self-signed certificate fails the handshake, and the request is never sent."""
+    openssl = shutil.which("openssl")
+    if openssl is None:  # pragma: no cover - Debian images have it
+        pytest.skip("the openssl command is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    served: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(FEED)))
+            self.end_headers()
+            self.wfile.write(FEED)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = fetch_once(f"https://127.0.0.1:{httpd.server_address[1]}/feed")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    _fails(result, ErrorClass.TLS)
+    assert "CERTIFICATE_VERIFY_FAILED" in result.error_message
+    assert served == []
 
 
 def test_dns_failure(monkeypatch: pytest.MonkeyPatch) -> None:
