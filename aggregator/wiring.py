@@ -11,13 +11,16 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aggregator.fetch import Fetcher
-from aggregator.metrics import Metrics
 from aggregator.model import Settings
 from aggregator.pipeline import Pipeline, utcnow
 from aggregator.store import Store, new_worker_id
 from aggregator.write import ArticleWriter
+
+if TYPE_CHECKING:  # the daemon brings the metrics; `run` does not load prometheus_client
+    from aggregator.metrics import Metrics
 
 #: The main process's GIL switch interval while a pipeline is open (CPython's default: 5 ms).
 #: The event loop keeps the GIL busy, and each time a store or write thread comes back from
