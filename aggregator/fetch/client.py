@@ -193,7 +193,7 @@ async def _drain(response: httpx.Response, limit: int = DRAIN_LIMIT) -> None:
 
 
 class Fetcher:
-    """Fetch feeds and article pages politely; one ``httpx.AsyncClient`` for its lifetime."""
+    """Fetch feeds and article pages politely; one ``httpx.AsyncClient`` per global slot."""
 
     def __init__(
         self,
