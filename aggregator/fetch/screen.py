@@ -3,11 +3,13 @@
 Why: feedparser re-inserts "safe" internal entities and, when expat gives up, its loose
 parser expands them without limit (a 40 KB feed became 10^8 characters,
 POLITENESS_AND_SECURITY.md 2.2). Real feeds never declare entities. A naive
-``b"<!ENTITY" in body`` misses the UTF-16/32 forms, so each candidate encoding is decoded
-and its prolog (everything before the root element) is scanned with a small markizer
-that knows comments, processing instructions, quoted strings and the DOCTYPE internal
-subset. Only a bounded prefix is decoded; when the root element is not found inside it,
-the whole body is searched for the declaration instead, so the bound never lets one pass.
+``b"<!ENTITY" in body`` misses the UTF-16/32 forms, so the body is searched for the
+declaration as encoded in each candidate encoding; an encoding with a hit is decoded and
+its prolog (everything before the root element) is scanned with a small markizer that
+knows comments, processing instructions, quoted strings and the DOCTYPE internal subset
+(a mention in an article's text is not a declaration). Only a bounded prefix is decoded;
+when the root element is not found inside it, the hit condemns the document, so the bound
+never lets one pass.
 """
 
 from __future__ import annotations
