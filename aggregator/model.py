@@ -237,6 +237,10 @@ class ParsedFeed:
     skip_hours: frozenset[int] = frozenset()
     skip_days: frozenset[str] = frozenset()
     entries: tuple[ParsedEntry, ...] = ()
+    # Keys of the document's items (itemscan), when the parse stage could tell them; the
+    # ``skipped_items`` of them that were known were cut out and are not in ``entries``.
+    item_keys: tuple[bytes, ...] = ()
+    skipped_items: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,6 +322,8 @@ class FeedUpdateIntent:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    # Keys of the items of the document just processed (itemscan): None keeps the stored.
+    item_keys: tuple[bytes, ...] | None = None
     new_url: str | None = None  # a permanent redirect to record (old URL kept in history)
 
 

@@ -13,15 +13,18 @@ import itertools
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 import feedparser.encodings
 from defusedxml import ElementTree as SafeET
+from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from aggregator.errors import ErrorClass, ParseError
 from aggregator.fetch.screen import declares_entities
+from aggregator.itemscan import scan_items, without
 from aggregator.model import Enclosure, MediaItem, ParsedEntry, ParsedFeed, Text
 
 # feedparser's own sanitizer and relative-URI resolver redo work that the extractor does
@@ -42,6 +45,8 @@ def parse_feed(
     url: str,
     headers: Mapping[str, str] | None = None,
     max_entries: int | None = None,
+    known_items: frozenset[bytes] | None = None,
+    context: bytes = b"",
 ) -> ParsedFeed:
     """Parse one fetched document.
 
@@ -49,15 +54,57 @@ def parse_feed(
     unrelated XML document). A feed that is not well-formed but still yields a feed is
     returned with ``bozo=True``. With ``max_entries``, entries past that many are cut from
     the document before feedparser reads it (feedparser took 27 s for 100,000 entries).
+
+    With ``known_items`` (keys of items seen before, from ``item_keys`` of an earlier
+    result; ``context`` is mixed into every key), the items whose key is known are cut
+    from the document too and only the others become ``entries``; the result's
+    ``item_keys`` are then the keys of every item within ``max_entries``, in order, and
+    ``skipped_items`` says how many were known. When the document cannot be cut safely,
+    or the cut one does not parse to exactly the items kept, the whole document is
+    parsed and nothing is skipped.
     """
     if not body.strip():
         raise ParseError(url, ErrorClass.PARSE, "empty body")
-    if max_entries is not None:
-        body = _first_entries(body, max_entries)
     response_headers = {"content-location": url}
     for name in _PASSED_HEADERS:
         if headers and name in headers:
             response_headers[name] = headers[name]
+    scan = None
+    known_keys = known_items or frozenset()
+    if known_items is not None:
+        scan = scan_items(body, context=url.encode() + b"\0" + context, headers=response_headers)
+    if scan is None:
+        if max_entries is not None:
+            body = _first_entries(body, max_entries)
+        return _parse(body, url, response_headers)[0]
+    kept = scan.items[:max_entries] if max_entries is not None else scan.items
+    beyond = scan.items[len(kept) :]
+    known = [span for span in kept if span.key in known_keys]
+    keys = tuple(span.key for span in kept)
+    whole = without(body, beyond)
+    if known:
+        parsed, strict, encoding = _parse(without(body, [*known, *beyond]), url, response_headers)
+        if (
+            strict
+            and len(parsed.entries) == len(kept) - len(known)
+            # feedparser picks one encoding for the whole document: a byte that is not
+            # UTF-8 in an item left out would have made it read the rest as windows-1252.
+            and (encoding, parsed.bozo_message) == _encoding_as_read(whole, response_headers)
+        ):
+            return replace(parsed, item_keys=keys, skipped_items=len(known))
+    parsed, strict, _ = _parse(whole, url, response_headers)
+    if not strict or len(parsed.entries) != len(kept):
+        return parsed  # no keys: next time it is parsed whole again
+    return replace(parsed, item_keys=keys)
+
+
+def _parse(body: bytes, url: str, response_headers: dict[str, str]) -> tuple[ParsedFeed, bool, str]:
+    """The document parsed, whether feedparser's XML parser read it (not its loose one), and
+    the encoding feedparser read it in.
+
+    Only a document read strictly is cut into items: the loose parser's view of a
+    malformed document may change when a part of it is left out.
+    """
     if _declares_entities_as_read(body, response_headers):
         raise ParseError(url, ErrorClass.ENTITIES, "the document declares XML entities")
     try:
@@ -73,7 +120,13 @@ def parse_feed(
         raise ParseError(url, ErrorClass.PARSE, f"not a feed ({reason or 'no feed element'})")
     feed = result.get("feed") or {}
     skip_hours, skip_days = _skip_hints(body)
-    return ParsedFeed(
+    # An encoding problem alone (NonXMLContentType, CharacterEncodingOverride) still lets
+    # feedparser use its XML parser; anything else in ``bozo_exception`` means it did not.
+    problem = result.get("bozo_exception")
+    strict = bool(result.get("encoding")) and (
+        not result.get("bozo") or isinstance(problem, ThingsNobodyCaresAboutButMe)
+    )
+    parsed = ParsedFeed(
         url=url,
         title=_str(feed.get("title")),
         link=_str(feed.get("link")),
@@ -88,6 +141,17 @@ def parse_feed(
         skip_days=skip_days,
         entries=tuple(_entry(e, url) for e in entries),
     )
+    return parsed, strict, str(result.get("encoding") or "")
+
+
+def _encoding_as_read(body: bytes, response_headers: Mapping[str, str]) -> tuple[str, str]:
+    """The encoding feedparser would read ``body`` in, and its complaint (``bozo_message``)."""
+    result: dict[str, Any] = {}
+    try:
+        feedparser.encodings.convert_to_utf8(dict(response_headers), body, result)
+    except Exception:  # feedparser bugs on hostile input: no cut is accepted then
+        return "", "unknown"
+    return str(result.get("encoding") or ""), str(result.get("bozo_exception") or "")[:500]
 
 
 _ENTRY_START_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
