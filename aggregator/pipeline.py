@@ -144,14 +144,27 @@ def parse_and_extract(
     labels: Labels,
     global_rules: tuple[Rule, ...],
     now: datetime,
+    known_items: frozenset[bytes] | None = None,
+    context: bytes = b"",
 ) -> Extracted:
-    """Parse one document and extract every entry (runs in a worker process when given one)."""
+    """Parse one document and extract every entry (runs in a worker process when given one).
+
+    With ``known_items``, the items seen before under the same ``context`` are not parsed
+    (``parse_feed``); the result's ``feed.item_keys`` are what to remember for next time.
+    """
     from aggregator.extract import apply_rules, extract_article
     from aggregator.parse import parse_feed
     from aggregator.render import render_article
 
     try:
-        parsed = parse_feed(body, url=url, headers=headers, max_entries=MAX_ENTRIES_PER_FEED)
+        parsed = parse_feed(
+            body,
+            url=url,
+            headers=headers,
+            max_entries=MAX_ENTRIES_PER_FEED,
+            known_items=known_items,
+            context=context,
+        )
     except ParseError as err:
         return Extracted(ParsedFeed(url=url), error=err)
     articles: list[Article] = []
@@ -167,6 +180,22 @@ def parse_and_extract(
             articles.append(kept)
     rendered = tuple(render_article(a, labels).encode("utf-8") for a in articles)
     return Extracted(replace(parsed, entries=()), tuple(articles), rendered)
+
+
+def extraction_context(
+    source: FeedConfig, site: SiteSettings, labels: Labels, global_rules: tuple[Rule, ...]
+) -> bytes:
+    """Everything besides a feed item's bytes that decides its article and its file.
+
+    Mixed into the items' keys: after a change of these settings (or of the program), every
+    item of a changed feed is parsed and compared again, as a whole document was before.
+    """
+    from aggregator import __version__
+
+    material = repr(
+        (__version__, source.name, source.tags, source.rules, global_rules, site, labels)
+    )
+    return hashlib.sha256(material.encode()).digest()
 
 
 def content_hash(article: Article) -> str:
@@ -233,6 +262,7 @@ class Pipeline:
         self.metrics = metrics
         self.labels = load_labels(settings.site.language, settings.site.locales_dir)
         self._sources = {f.url: f for f in settings.feeds}
+        self._contexts: dict[str, bytes] = {}  # extraction_context of each source, by URL
         self._page_lookups: dict[str, asyncio.Future[str]] = {}
         # Store calls (and the file writes around them) get threads of their own: on the
         # loop's default executor they queued behind getaddrinfo calls of page-image
@@ -464,8 +494,13 @@ class Pipeline:
             return await self._succeeded(
                 feed, source, result, None, "unchanged", now, dry_run=dry_run
             )
+        # Items seen in an earlier version of this document are not parsed again; a catch-up
+        # parses everything (it marks the backlog seen) but still learns the items.
+        known: frozenset[bytes] = frozenset()
+        if feed.body_hash is not None and not catchup:
+            known = await self._db(self.store.known_items, feed.id)
         started = time.perf_counter()
-        extracted = await self._parse(result, source, now)
+        extracted = await self._parse(result, source, now, known)
         if self.metrics is not None:
             self.metrics.record_parse(time.perf_counter() - started)
         if extracted.error is not None:
@@ -525,11 +560,20 @@ class Pipeline:
             new=len(written),
             updated=updated,
             body_hash=body_hash,
+            item_keys=extracted.feed.item_keys,
             dry_run=False,
         )
         return replace(outcome, seen=len(fresh)) if catchup else outcome
 
-    async def _parse(self, result: FetchResult, source: FeedConfig, now: datetime) -> Extracted:
+    async def _parse(
+        self, result: FetchResult, source: FeedConfig, now: datetime, known: frozenset[bytes]
+    ) -> Extracted:
+        context = self._contexts.get(source.url)
+        if context is None:
+            context = extraction_context(
+                source, self.settings.site, self.labels, self.settings.global_rules
+            )
+            self._contexts[source.url] = context
         args = (
             result.body,
             result.final_url,
@@ -539,6 +583,8 @@ class Pipeline:
             self.labels,
             self.settings.global_rules,
             now,
+            known,
+            context,
         )
         if self._executor is None:
             # Off the event loop: a hostile 10 MB document takes seconds to parse, and the
@@ -742,6 +788,7 @@ class Pipeline:
         new: int = 0,
         updated: int = 0,
         body_hash: str | None = None,
+        item_keys: tuple[bytes, ...] | None = None,
         dry_run: bool,
     ) -> FeedRunResult:
         quiet = 0 if new else feed.quiet_polls + 1
@@ -772,6 +819,7 @@ class Pipeline:
                     etag=result.etag if replace_validators else None,
                     last_modified=result.last_modified if replace_validators else None,
                     body_hash=body_hash,
+                    item_keys=item_keys,
                     new_url=new_url,
                 ),
             )
@@ -852,6 +900,7 @@ __all__ = [
     "Pipeline",
     "RunResult",
     "content_hash",
+    "extraction_context",
     "parse_and_extract",
     "plan_updates",
     "utcnow",

@@ -54,6 +54,7 @@ from aggregator.store.migrate import SchemaState, schema_state, upgrade
 from aggregator.store.schema import entries, feed_url_history, feeds, page_images
 
 _BATCH = 500
+_ITEM_KEY_BYTES = 16  # itemscan's keys
 T = TypeVar("T")
 
 
@@ -335,6 +336,18 @@ class Store:
             )
             values = {**values, "url": intent.new_url}
         conn.execute(update(feeds).where(feeds.c.id == intent.feed_id).values(**values))
+
+    def known_items(self, feed_id: int) -> frozenset[bytes]:
+        """The keys of the items of the feed's last processed document (none if unknown)."""
+
+        def work() -> frozenset[bytes]:
+            with self.engine.connect() as conn:
+                stored = conn.execute(
+                    select(feeds.c.item_keys).where(feeds.c.id == feed_id)
+                ).scalar_one_or_none()
+            return _item_keys(stored)
+
+        return self._guard(work)
 
     def feed_statuses(self) -> list[FeedStatus]:
         def work() -> list[FeedStatus]:
@@ -734,7 +747,22 @@ def _poll_values(intent: FeedUpdateIntent) -> dict[str, Any]:
         values["last_modified"] = intent.last_modified
     if intent.body_hash is not None:
         values["body_hash"] = intent.body_hash
+    if intent.item_keys is not None:
+        values["item_keys"] = "".join(
+            key.hex() for key in intent.item_keys if len(key) == _ITEM_KEY_BYTES
+        )
     return values
+
+
+def _item_keys(stored: str | None) -> frozenset[bytes]:
+    """``feeds.item_keys`` read back; anything malformed counts as no keys at all."""
+    if not stored or len(stored) % (2 * _ITEM_KEY_BYTES):
+        return frozenset()
+    try:
+        raw = bytes.fromhex(stored)
+    except ValueError:
+        return frozenset()
+    return frozenset(raw[i : i + _ITEM_KEY_BYTES] for i in range(0, len(raw), _ITEM_KEY_BYTES))
 
 
 def _one_line(err: Exception) -> str:

@@ -69,6 +69,8 @@ feeds = Table(
     Column("etag", String(1024)),
     Column("last_modified", String(1024)),
     Column("body_hash", String(64)),
+    # the keys of the last document's items (itemscan), 16 bytes each, as hex
+    Column("item_keys", Text),
     # scheduling
     Column("next_check_at", UTCDateTime),
     Column("claimed_until", UTCDateTime),

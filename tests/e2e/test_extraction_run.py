@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import sqlite3
 from pathlib import Path
 
 from aggregator.pipeline import MAX_REWRITES_PER_ENTRY
@@ -116,6 +117,65 @@ def test_upstream_update_rewrites_ours_but_never_an_edited_file(
     assert files[edited] == edited_bytes  # the editor's file is left exactly as it was
     assert parse_front_matter(files[edited].decode())["importance"] == "high"
     assert parse_front_matter(files[untouched].decode())["summary"] == "New summary B."
+
+
+def test_items_seen_before_are_not_parsed_again(server: LoopbackServer, tmp_path: Path) -> None:
+    items = [("a", "First", "Summary A."), ("b", "Second", "Summary B.")]
+    state = {"body": feed(server, items)}
+    _mutable_feed(server, state)
+    config = write_config(tmp_path, [{"name": "F", "url": server.url("/f.xml")}])
+    assert aggregator("run", "--config", config).returncode == 0
+    out = tmp_path / "articles"
+    before = {name: (out / name).stat().st_mtime_ns for name in articles(out)}
+    assert len(before) == 2
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    [(stored_keys,)] = db.execute("SELECT item_keys FROM feeds").fetchall()
+    assert len(stored_keys) == 2 * 32
+    # Were a stored entry compared again, this stale hash would make it "updated".
+    with db:
+        db.execute("UPDATE entries SET content_hash = 'stale'")
+
+    state["body"] = feed(server, [("c", "Third", "Summary C."), *items])
+    proc = aggregator("run", "--config", config, "--all", "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert "F: 1 new, 0 updated (HTTP 200)" in proc.stdout  # a and b were not parsed
+    assert {n: (out / n).stat().st_mtime_ns for n in before} == before
+    [(stored_keys,)] = db.execute("SELECT item_keys FROM feeds").fetchall()
+    assert len(stored_keys) == 3 * 32
+
+    # An item whose bytes changed is parsed, compared and rewritten; the others are not.
+    state["body"] = feed(server, [("c", "Third", "Summary C."), items[0], ("b", "Second", "B2.")])
+    proc = aggregator("run", "--config", config, "--all", "-v")
+    assert "F: 0 new, 1 updated (HTTP 200)" in proc.stdout, proc.stdout
+
+    # Without the keys (an older database, other settings) every item is compared again,
+    # and "a" is found stale ("c" was stored after the hashes were spoilt).
+    [first] = [n for n in before if "first" in n]
+    with db:
+        db.execute("UPDATE feeds SET item_keys = NULL, body_hash = NULL")
+    proc = aggregator("run", "--config", config, "--all", "-v")
+    assert "F: 0 new, 1 updated (HTTP 200)" in proc.stdout, proc.stdout
+    assert (out / first).stat().st_mtime_ns != before[first]
+    db.close()
+
+
+def test_an_undated_entry_keeps_its_date_when_the_feed_changes(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    undated = b"<item><title>Undated</title><guid>u</guid><description>x</description></item>"
+    head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>S</title>'
+    state = {"body": head + undated + b"</channel></rss>"}
+    _mutable_feed(server, state)
+    config = write_config(tmp_path, [{"name": "F", "url": server.url("/f.xml")}])
+    assert aggregator("run", "--config", config).returncode == 0
+    [(name, data)] = articles(tmp_path / "articles").items()
+    date = parse_front_matter(data.decode())["date"]
+    state["body"] = head + b"<item><title>New</title><guid>n</guid></item>" + undated
+    state["body"] += b"</channel></rss>"
+    proc = aggregator("run", "--config", config, "--all", "-v")
+    assert "F: 1 new, 0 updated (HTTP 200)" in proc.stdout, proc.stdout
+    assert articles(tmp_path / "articles")[name] == data
+    assert parse_front_matter(data.decode())["date"] == date
 
 
 def test_churning_entry_stops_being_rewritten(server: LoopbackServer, tmp_path: Path) -> None:

@@ -379,3 +379,71 @@ def test_a_growing_exclusion_is_one_statement_text(store: Store) -> None:
         event.remove(store.engine, "before_cursor_execute", seen)
     assert len(done) == len(many)
     assert len(texts) == 2  # the first claim (nothing excluded yet) and all the others
+
+
+def poll(feed_id: int, **changes: Any) -> FeedUpdateIntent:
+    return FeedUpdateIntent(
+        feed_id=feed_id,
+        checked_at=NOW,
+        next_check_at=NOW + timedelta(hours=1),
+        http_status=200,
+        ok=True,
+        consecutive_failures=0,
+        quiet_polls=0,
+        **changes,
+    )
+
+
+def test_known_items_are_kept_replaced_and_cleared_by_polls(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    a, b = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=2)
+    assert store.known_items(a.id) == frozenset()
+    keys = tuple(bytes([n]) * 16 for n in range(3))
+    store.record_polls([poll(a.id, item_keys=keys), poll(b.id)])
+    assert store.known_items(a.id) == frozenset(keys)
+    assert store.known_items(b.id) == frozenset()
+    store.record_polls([poll(a.id)])  # a 304, a failure: the keys stay
+    assert store.known_items(a.id) == frozenset(keys)
+    store.record_polls([poll(a.id, item_keys=keys[1:])])
+    assert store.known_items(a.id) == frozenset(keys[1:])
+    store.record_polls([poll(a.id, item_keys=())])  # a document parsed whole
+    assert store.known_items(a.id) == frozenset()
+    store.record_polls([poll(b.id, item_keys=(b"short",))])  # not a key: not stored
+    assert store.known_items(b.id) == frozenset()
+    with store.engine.begin() as conn:  # whatever is stored, a bad value is no keys
+        conn.exec_driver_sql(f"UPDATE feeds SET item_keys = '{'ab' * 17}' WHERE id = {a.id}")
+    assert store.known_items(a.id) == frozenset()
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE feeds SET item_keys = '{'zz' * 16}' WHERE id = {b.id}")
+    assert store.known_items(b.id) == frozenset()
+    assert store.known_items(10_000) == frozenset()
+
+
+def test_a_database_of_the_first_schema_is_upgraded_with_its_feeds(database_url: str) -> None:
+    from aggregator.store.migrate import upgrade
+
+    s = Store.open(database_url)
+    try:
+        upgrade(s.engine, "0001")
+        with s.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO feeds (key, url, name, in_config, created_at, quiet_polls,"
+                " consecutive_failures, retired, articles_written, body_hash)"
+                " VALUES ('k', 'https://a.example/feed', 'A', true, '2024-03-28 12:00:00',"
+                " 0, 0, false, 3, 'abc')"
+            )
+        assert s.schema_state() is SchemaState.BEHIND
+        with pytest.raises(SchemaBehindError, match="aggregator db upgrade"):
+            s.ensure_schema()
+        s.upgrade()
+        assert s.schema_state() is SchemaState.CURRENT
+        [status] = s.feed_statuses()
+        assert (status.name, status.articles_written) == ("A", 3)
+        [feed] = s.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1, force=True)
+        assert feed.body_hash == "abc"
+        assert s.known_items(feed.id) == frozenset()
+        with s.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+    finally:
+        s.close()
