@@ -1,18 +1,21 @@
 """A/B of two (or more) checkouts of the aggregator on one bench server.
 
     python -m bench.ab --roots /path/to/old,/path/to/new --feeds 500 --runs 5
+    python -m bench.ab --roots OLD,NEW --scenario changed10
 
-The first checkout named is the baseline. One first ingest (with the last checkout) fills a
-store; then each round runs every checkout, in turn, on a copy of that store: the
-`unchanged` re-poll (every feed answers 304). Runs are interleaved so that the machine's
-noise falls on both alike; the medians and their ratio to the baseline are printed.
-A checkout is measured by running ``python -m aggregator`` with it as the working
+The first checkout named is the baseline. Each checkout first ingests the feeds into a
+store of its own (their schemas may differ); then each round runs every checkout, in turn,
+on a copy of its store: the `unchanged` re-poll (every feed answers 304), or `changed10`
+(the same 10 % of the feeds have 3 new entries each). Runs are interleaved so that the
+machine's noise falls on both alike; the medians and their ratio to the baseline are
+printed. A checkout is measured by running ``python -m aggregator`` with it as the working
 directory, which puts its package first on ``sys.path``.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import statistics
 import subprocess
@@ -45,32 +48,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--roots", required=True, help="checkouts, comma-separated")
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--scenario", choices=("unchanged", "changed10"), default="unchanged")
     args = parser.parse_args(argv)
     roots = [Path(r).resolve() for r in args.roots.split(",")]
     walls: dict[Path, list[float]] = {root: [] for root in roots}
+    changed = sorted(random.Random(1000).sample(range(1, args.feeds + 1), args.feeds // 10))
     with tempfile.TemporaryDirectory(prefix="aggregator-ab-") as tmp, FeedServer(args.feeds) as srv:
         work = Path(tmp)
         config = write_config(work / "bench.toml", srv.urls(), work)
-        wall, summary = one_run(roots[-1], config)
-        print(f"first ingest ({roots[-1]}): {wall:.1f} s; {summary}")
-        shutil.copy(work / "aggregator.db", work / "after-first.db")
+        stores = {}
+        for n, root in enumerate(roots):
+            srv.reset()
+            _fresh(work, articles=True)
+            wall, summary = one_run(root, config)
+            print(f"first ingest ({root}): {wall:.1f} s; {summary}")
+            stores[root] = work / f"after-first-{n}.db"
+            shutil.copy(work / "aggregator.db", stores[root])
         for _ in range(args.runs):
             for root in roots:
-                shutil.copy(work / "after-first.db", work / "aggregator.db")
-                for side in ("-wal", "-shm"):
-                    (work / f"aggregator.db{side}").unlink(missing_ok=True)
+                srv.reset()
+                if args.scenario == "changed10":
+                    srv.bump(changed)
+                _fresh(work)
+                shutil.copy(stores[root], work / "aggregator.db")
                 wall, summary = one_run(root, config)
-                if f"{args.feeds} feeds checked, 0 new" not in summary:
+                if args.scenario == "unchanged" and f"{args.feeds} feeds checked, 0 new" not in (
+                    summary
+                ):
                     raise RuntimeError(f"{root}: not an unchanged re-poll: {summary}")
+                if args.scenario == "changed10" and " 0 new" in summary:
+                    raise RuntimeError(f"{root}: nothing new in a changed re-poll: {summary}")
                 walls[root].append(wall)
         print(f"server: {srv.stats()}")
     base = statistics.median(walls[roots[0]])
-    print(f"unchanged re-poll of {args.feeds} feeds, median of {args.runs} interleaved runs:")
+    print(f"{args.scenario} re-poll of {args.feeds} feeds, median of {args.runs} interleaved runs:")
     for root, runs in walls.items():
         median = statistics.median(runs)
         shown = ", ".join(f"{w:.2f}" for w in runs)
         print(f"  {root}: {median:.2f} s (ratio {median / base:.2f}); runs {shown}")
     return 0
+
+
+def _fresh(work: Path, *, articles: bool = False) -> None:
+    """No store (and, before a first ingest, no articles): each run starts from its state.
+
+    The articles of a first ingest are the same whichever checkout wrote them, so re-polls
+    keep the folder as the last one left it, as in real use.
+    """
+    for name in ("aggregator.db", "aggregator.db-wal", "aggregator.db-shm"):
+        (work / name).unlink(missing_ok=True)
+    if articles:
+        shutil.rmtree(work / "articles", ignore_errors=True)
 
 
 if __name__ == "__main__":
