@@ -2,13 +2,15 @@
 
     python -m bench.ab --roots /path/to/old,/path/to/new --feeds 500 --runs 5
     python -m bench.ab --roots OLD,NEW --scenario changed10
+    python -m bench.ab --roots OLD,NEW --scenario first --feeds 1000 --runs 5
 
 The first checkout named is the baseline. Each checkout first ingests the feeds into a
 store of its own (their schemas may differ); then each round runs every checkout, in turn,
 on a copy of its store: the `unchanged` re-poll (every feed answers 304), or `changed10`
 (the same 10 % of the feeds have 3 new entries each). Runs are interleaved so that the
 machine's noise falls on both alike; the medians and their ratio to the baseline are
-printed. A checkout is measured by running ``python -m aggregator`` with it as the working
+printed. `first` times the first ingest itself, into an empty store and an empty
+folder each time. A checkout is measured by running ``python -m aggregator`` with it as the working
 directory, which puts its package first on ``sys.path``.
 """
 
@@ -48,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--roots", required=True, help="checkouts, comma-separated")
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--scenario", choices=("unchanged", "changed10"), default="unchanged")
+    parser.add_argument(
+        "--scenario", choices=("unchanged", "changed10", "first"), default="unchanged"
+    )
     args = parser.parse_args(argv)
     roots = [Path(r).resolve() for r in args.roots.split(",")]
     walls: dict[Path, list[float]] = {root: [] for root in roots}
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         config = write_config(work / "bench.toml", srv.urls(), work)
         stores = {}
-        for n, root in enumerate(roots):
+        for n, root in enumerate(roots if args.scenario != "first" else ()):
             srv.reset()
             _fresh(work, articles=True)
             wall, summary = one_run(root, config)
@@ -69,9 +73,12 @@ def main(argv: list[str] | None = None) -> int:
                 srv.reset()
                 if args.scenario == "changed10":
                     srv.bump(changed)
-                _fresh(work)
-                shutil.copy(stores[root], work / "aggregator.db")
+                _fresh(work, articles=args.scenario == "first")
+                if args.scenario != "first":
+                    shutil.copy(stores[root], work / "aggregator.db")
                 wall, summary = one_run(root, config)
+                if args.scenario == "first" and " 0 failed" not in summary:
+                    raise RuntimeError(f"{root}: a first ingest failed: {summary}")
                 if args.scenario == "unchanged" and f"{args.feeds} feeds checked, 0 new" not in (
                     summary
                 ):
@@ -81,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 walls[root].append(wall)
         print(f"server: {srv.stats()}")
     base = statistics.median(walls[roots[0]])
-    print(f"{args.scenario} re-poll of {args.feeds} feeds, median of {args.runs} interleaved runs:")
+    print(f"{args.scenario} of {args.feeds} feeds, median of {args.runs} interleaved runs:")
     for root, runs in walls.items():
         median = statistics.median(runs)
         shown = ", ".join(f"{w:.2f}" for w in runs)
