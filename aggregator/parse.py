@@ -72,30 +72,44 @@ def parse_feed(
     scan = None
     known_keys = known_items or frozenset()
     if known_items is not None:
-        scan = scan_items(body, context=url.encode() + b"\0" + context, headers=response_headers)
+        scan = scan_items(
+            body,
+            context=url.encode() + b"\0" + context,
+            headers=response_headers,
+            limit=max_entries,
+        )
     if scan is None:
         if max_entries is not None:
             body = _first_entries(body, max_entries)
         return _parse(body, url, response_headers)[0]
-    kept = scan.items[:max_entries] if max_entries is not None else scan.items
-    beyond = scan.items[len(kept) :]
+    kept = scan.items
+    beyond = [scan.rest] if scan.rest is not None else []
     known = [span for span in kept if span.key in known_keys]
     keys = tuple(span.key for span in kept)
     whole = without(body, beyond)
     if known:
-        parsed, strict, encoding = _parse(without(body, [*known, *beyond]), url, response_headers)
-        if (
-            strict
-            and len(parsed.entries) == len(kept) - len(known)
-            # feedparser picks one encoding for the whole document: a byte that is not
-            # UTF-8 in an item left out would have made it read the rest as windows-1252.
-            and (encoding, parsed.bozo_message) == _encoding_as_read(whole, response_headers)
-        ):
-            return replace(parsed, item_keys=keys, skipped_items=len(known))
+        cut = _parse_cut(without(body, [*known, *beyond]), whole, url, response_headers)
+        if cut is not None and len(cut.entries) == len(kept) - len(known):
+            return replace(cut, item_keys=keys, skipped_items=len(known))
     parsed, strict, _ = _parse(whole, url, response_headers)
     if not strict or len(parsed.entries) != len(kept):
         return parsed  # no keys: next time it is parsed whole again
     return replace(parsed, item_keys=keys)
+
+
+def _parse_cut(
+    cut: bytes, whole: bytes, url: str, response_headers: dict[str, str]
+) -> ParsedFeed | None:
+    """``cut`` parsed, if feedparser read it as it would have read the ``whole`` document."""
+    try:
+        parsed, strict, encoding = _parse(cut, url, response_headers)
+    except ParseError:  # e.g. no version to tell it is a feed once its items are gone
+        return None
+    # feedparser picks one encoding for the whole document: a byte that is not UTF-8 in an
+    # item left out would have made it read the rest as windows-1252.
+    if not strict or (encoding, parsed.bozo_message) != _encoding_as_read(whole, response_headers):
+        return None
+    return parsed
 
 
 def _parse(body: bytes, url: str, response_headers: dict[str, str]) -> tuple[ParsedFeed, bool, str]:

@@ -186,3 +186,19 @@ def test_a_declared_entity_is_still_refused_when_items_are_cut() -> None:
     for known in (frozenset(), frozenset({scan.items[0].key})):
         with pytest.raises(ParseError, match="entities"):
             parse_feed(body, url=URL, known_items=known)
+
+
+def test_a_document_that_is_no_feed_without_its_items_is_parsed_whole() -> None:
+    # feedparser cannot tell this RSS 1.0 version (its namespace is mistyped): with its
+    # only item cut out it is "not a feed" at all. Found by the fuzzing harness.
+    body = (
+        b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+        b' xmlns="ittp://purl.org/rss/1.0/"><channel rdf:about="http://fuzz.invalid/">'
+        b'<title>R</title></channel><item rdf:about="http://fuzz.invalid/1"><title>r1</title>'
+        b"<link>http://fuzz.invalid/1</link><description>d</description></item></rdf:RDF>"
+    )
+    keyed = parse_feed(body, url=URL, known_items=frozenset())
+    assert len(keyed.item_keys) == len(keyed.entries) == 1
+    again = parse_feed(body, url=URL, known_items=frozenset(keyed.item_keys))
+    assert again.skipped_items == 0 and again.entries == keyed.entries
+    check_document(body)

@@ -19,6 +19,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from aggregator.parse import parse_feed
 from aggregator.pipeline import MAX_ENTRIES_PER_FEED
 from tests.e2e.helpers import write_config
@@ -74,20 +76,24 @@ def test_hundred_thousand_entries(server: LoopbackServer, tmp_path: Path) -> Non
     assert stored_entry_count(tmp_path / "aggregator.db") == MAX_ENTRIES_PER_FEED
 
 
-def test_entry_limit_is_applied_before_feedparser() -> None:
+@pytest.mark.parametrize("known_items", [None, frozenset()], ids=["plain", "keyed"])
+def test_entry_limit_is_applied_before_feedparser(known_items: frozenset[bytes] | None) -> None:
     body = rss(
         f"<item><title>t{i}</title><link>http://many.invalid/{i}</link></item>"
         for i in range(100_000)
     )
     started = time.perf_counter()
-    parsed = parse_feed(body, url="http://many.invalid/feed", max_entries=500)
+    parsed = parse_feed(
+        body, url="http://many.invalid/feed", max_entries=500, known_items=known_items
+    )
     seconds = time.perf_counter() - started
     assert len(parsed.entries) == 500 and parsed.title == "Hostile"
+    assert len(parsed.item_keys) == (0 if known_items is None else 500)
     # 0.2 s here unloaded; the whole document took feedparser 27 s.
     assert seconds < 5, seconds
     tracemalloc.start()
     try:
-        parse_feed(body, url="http://many.invalid/feed", max_entries=500)
+        parse_feed(body, url="http://many.invalid/feed", max_entries=500, known_items=known_items)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
