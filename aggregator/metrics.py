@@ -64,6 +64,12 @@ class Metrics:
         self.articles_written = Counter(
             "aggregator_articles_written", "Article files written for new entries.", registry=r
         )
+        self.feed_items = Counter(
+            "aggregator_feed_items",
+            "Items of feed documents that changed: parsed, or skipped as already seen.",
+            ["outcome"],
+            registry=r,
+        )
         self.parse_seconds = Histogram(
             "aggregator_parse_seconds",
             "Time to parse and extract one feed document.",
@@ -108,8 +114,10 @@ class Metrics:
             if total:
                 self.not_modified_ratio.set(self._not_modified / total)
 
-    def record_parse(self, seconds: float) -> None:
+    def record_parse(self, seconds: float, *, parsed: int = 0, skipped: int = 0) -> None:
         self.parse_seconds.observe(seconds)
+        self.feed_items.labels(outcome="parsed").inc(parsed)
+        self.feed_items.labels(outcome="skipped").inc(skipped)
 
     def record_written(self, articles: int, seconds: float) -> None:
         self.articles_written.inc(articles)

@@ -132,6 +132,7 @@ class Extracted:
     feed: ParsedFeed  # without its entries
     articles: tuple[Article, ...] = ()
     rendered: tuple[bytes, ...] = ()  # each article's file, rendered where it was extracted
+    parsed_entries: int = 0  # entries feedparser read (items known before were not read)
     error: FeedError | None = None
 
 
@@ -179,7 +180,12 @@ def parse_and_extract(
         if kept is not None:
             articles.append(kept)
     rendered = tuple(render_article(a, labels).encode("utf-8") for a in articles)
-    return Extracted(replace(parsed, entries=()), tuple(articles), rendered)
+    return Extracted(
+        replace(parsed, entries=()),
+        tuple(articles),
+        rendered,
+        parsed_entries=len(parsed.entries[:MAX_ENTRIES_PER_FEED]),
+    )
 
 
 def extraction_context(
@@ -502,7 +508,11 @@ class Pipeline:
         started = time.perf_counter()
         extracted = await self._parse(result, source, now, known)
         if self.metrics is not None:
-            self.metrics.record_parse(time.perf_counter() - started)
+            self.metrics.record_parse(
+                time.perf_counter() - started,
+                parsed=extracted.parsed_entries,
+                skipped=extracted.feed.skipped_items,
+            )
         if extracted.error is not None:
             return await self._failed(
                 feed,

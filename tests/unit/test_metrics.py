@@ -153,21 +153,31 @@ def test_pipeline_records_into_the_scraped_metrics(server: LoopbackServer, tmp_p
 
     asyncio.run(one_pass(False))
     asyncio.run(one_pass(True))  # the news feed answers 304 now
+    # A new post: the two known items are skipped, only the new one is parsed.
+    body = (DATA / "interventional_news.xml").read_bytes()
+    first = body.index(b"<item>")
+    post = b"<item><title>New</title><guid>https://interventionalnews.com/?p=1</guid></item>"
+    server.feed("/feed/", body[:first] + post + body[first:])
+    asyncio.run(one_pass(True))
     store = open_store(settings)
     try:
         source = store_health_source(store, settings.feeds, lambda: clock_now[0])
         with serve_metrics("127.0.0.1:0", metrics, source) as endpoint:
             samples = scrape(endpoint.url)
             assert samples["aggregator_fetches_total"] == {
-                (("error_class", ""), ("status", "ok")): 1.0,
+                (("error_class", ""), ("status", "ok")): 2.0,
                 (("error_class", ""), ("status", "not_modified")): 1.0,
                 (("error_class", "http_410"), ("status", "error")): 1.0,
             }
-            assert samples["aggregator_articles_written_total"] == {(): 2.0}
+            assert samples["aggregator_articles_written_total"] == {(): 3.0}
             assert samples["aggregator_fetch_bytes_total"][()] > 1000
-            assert samples["aggregator_not_modified_ratio"] == {(): 0.5}
-            assert samples["aggregator_parse_seconds_count"] == {(): 1.0}
-            assert samples["aggregator_write_seconds_count"] == {(): 1.0}
+            assert samples["aggregator_not_modified_ratio"] == {(): 1 / 3}
+            assert samples["aggregator_parse_seconds_count"] == {(): 2.0}
+            assert samples["aggregator_feed_items_total"] == {
+                (("outcome", "parsed"),): 3.0,
+                (("outcome", "skipped"),): 2.0,
+            }
+            assert samples["aggregator_write_seconds_count"] == {(): 2.0}
             assert samples["aggregator_feeds_overdue"] == {(): 0.0}
             assert httpx.get(endpoint.url + "/healthz").text == "ok\n"
             # A day later with no pass in between, both feeds are stale and overdue.
