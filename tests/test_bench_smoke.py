@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,3 +99,17 @@ def test_server_validators_gzip_and_bump(server: FeedServer) -> None:
     assert stats["status_200"] >= 4
     server.reset()
     assert _get(server, "/feed/1.xml", {"If-None-Match": etag})[0] == 304
+
+
+def test_parsecost_skips_the_items_of_the_earlier_version(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import parsecost
+
+    assert parsecost.main(["--feeds", "3", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"items skipped ([\d,]+) of ([\d,]+)", out)
+    assert found is not None, out
+    skipped, total = (int(g.replace(",", "")) for g in found.groups())
+    # Version 1 of a bench feed adds 3 items to 20-50: most items are skipped.
+    assert 0 < total - skipped <= total // 4, (skipped, total)

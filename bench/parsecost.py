@@ -1,0 +1,78 @@
+"""What a changed feed costs to parse, with and without its earlier items known.
+
+    python -m bench.parsecost --feeds 100 --runs 5
+
+For each bench feed, version 0 is parsed once to learn its items' keys; then version 1
+(3 new items) is parsed plainly, keyed with nothing known (a first ingest), and keyed with
+version 0's items known (a changed feed). Prints the medians per feed and their ratios to
+the plain parse, all in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+from aggregator.itemscan import scan_items
+from aggregator.parse import parse_feed
+from bench.feeds import generate, render
+
+URL = "http://127.0.0.1/feed"
+HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+LIMIT = 500
+
+
+def per_feed_ms(count: int, runs: int, work: Callable[[int], object]) -> float:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        for i in range(count):
+            work(i)
+        timings.append((time.perf_counter() - started) / count * 1000)
+    return statistics.median(timings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    specs = generate(args.feeds)
+    before = [render(s, 0) for s in specs]
+    after = [render(s, 1) for s in specs]
+    known = [
+        frozenset(
+            parse_feed(
+                b, url=URL, headers=HEADERS, max_entries=LIMIT, known_items=frozenset()
+            ).item_keys
+        )
+        for b in before
+    ]
+    n = len(specs)
+
+    def parse(i: int, items: frozenset[bytes] | None) -> object:
+        return parse_feed(after[i], url=URL, headers=HEADERS, max_entries=LIMIT, known_items=items)
+
+    plain = per_feed_ms(n, args.runs, lambda i: parse(i, None))
+    keyed = per_feed_ms(n, args.runs, lambda i: parse(i, frozenset()))
+    cut = per_feed_ms(n, args.runs, lambda i: parse(i, known[i]))
+    scan = per_feed_ms(n, args.runs, lambda i: scan_items(after[i], headers=HEADERS, limit=LIMIT))
+    results = [
+        parse_feed(after[i], url=URL, headers=HEADERS, max_entries=LIMIT, known_items=known[i])
+        for i in range(n)
+    ]
+    skipped = sum(r.skipped_items for r in results)
+    parsed = sum(len(r.entries) for r in results)
+    print(f"{n} feeds, medians of {args.runs} passes, per feed:")
+    print(f"  plain parse                      {plain:7.2f} ms")
+    print(f"  keyed, nothing known (first)     {keyed:7.2f} ms  ({keyed / plain:.3f} x)")
+    print(f"  keyed, earlier items known       {cut:7.2f} ms  ({cut / plain:.3f} x)")
+    print(f"  the scan alone                   {scan:7.2f} ms  ({scan / plain:.3f} x)")
+    print(f"  items skipped {skipped:,} of {skipped + parsed:,}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
