@@ -65,6 +65,19 @@ def store(database_url: str) -> Store:
     s.close()
 
 
+def poll(feed_id: int, **changes: Any) -> FeedUpdateIntent:
+    """A successful poll an hour before the next; ``changes`` override its fields."""
+    values: dict[str, Any] = {
+        "checked_at": NOW,
+        "next_check_at": NOW + timedelta(hours=1),
+        "http_status": 200,
+        "ok": True,
+        "consecutive_failures": 0,
+        "quiet_polls": 0,
+    }
+    return FeedUpdateIntent(feed_id=feed_id, **{**values, **changes})
+
+
 FEEDS = [
     FeedConfig(name="A", url="https://a.example/feed"),
     FeedConfig(name="B", url="https://b.example/feed"),
@@ -102,19 +115,7 @@ def test_claims_are_exclusive_until_recorded(store: Store) -> None:
     assert {f.key for f in first} == {f.url for f in FEEDS}
     assert store.claim_due_feeds(now=NOW, worker="w2", lease=LEASE, limit=10) == []
     a = first[0]
-    store.record_poll(
-        FeedUpdateIntent(
-            feed_id=a.id,
-            checked_at=NOW,
-            next_check_at=NOW + timedelta(hours=1),
-            http_status=200,
-            ok=True,
-            consecutive_failures=0,
-            quiet_polls=0,
-            etag='W/"abc"',
-            last_modified="Tue, 01 Jul 2025 10:00:00 GMT",
-        )
-    )
+    store.record_poll(poll(a.id, etag='W/"abc"', last_modified="Tue, 01 Jul 2025 10:00:00 GMT"))
     # Recorded: not due before its next check, even after the other claim expired.
     later = NOW + LEASE + timedelta(seconds=1)
     again = store.claim_due_feeds(now=later, worker="w2", lease=LEASE, limit=10)
@@ -130,17 +131,7 @@ def test_force_claims_feeds_not_due_but_respects_exclusion(store: Store) -> None
     claimed = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=10)
     store.release_claims("w")
     for f in claimed:
-        store.record_poll(
-            FeedUpdateIntent(
-                feed_id=f.id,
-                checked_at=NOW,
-                next_check_at=NOW + timedelta(hours=1),
-                http_status=304,
-                ok=True,
-                consecutive_failures=0,
-                quiet_polls=1,
-            )
-        )
+        store.record_poll(poll(f.id, http_status=304, quiet_polls=1))
     assert store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=10) == []
     forced = store.claim_due_feeds(
         now=NOW, worker="w", lease=LEASE, limit=10, force=True, exclude_ids=[claimed[0].id]
@@ -208,18 +199,7 @@ def test_pending_entries_are_recovered_after_their_lease(store: Store) -> None:
 def test_permanent_redirect_keeps_history(store: Store) -> None:
     store.sync_feeds(FEEDS[:1], now=NOW)
     f = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
-    store.record_poll(
-        FeedUpdateIntent(
-            feed_id=f.id,
-            checked_at=NOW,
-            next_check_at=NOW,
-            http_status=200,
-            ok=True,
-            consecutive_failures=0,
-            quiet_polls=0,
-            new_url="https://a.example/new-feed",
-        )
-    )
+    store.record_poll(poll(f.id, next_check_at=NOW, new_url="https://a.example/new-feed"))
     again = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
     assert (again.key, again.url) == (FEEDS[0].url, "https://a.example/new-feed")
     assert [h[:2] for h in store.url_history(FEEDS[0].url)] == [
@@ -379,19 +359,6 @@ def test_a_growing_exclusion_is_one_statement_text(store: Store) -> None:
         event.remove(store.engine, "before_cursor_execute", seen)
     assert len(done) == len(many)
     assert len(texts) == 2  # the first claim (nothing excluded yet) and all the others
-
-
-def poll(feed_id: int, **changes: Any) -> FeedUpdateIntent:
-    return FeedUpdateIntent(
-        feed_id=feed_id,
-        checked_at=NOW,
-        next_check_at=NOW + timedelta(hours=1),
-        http_status=200,
-        ok=True,
-        consecutive_failures=0,
-        quiet_polls=0,
-        **changes,
-    )
 
 
 def test_known_items_are_kept_replaced_and_cleared_by_polls(store: Store) -> None:
