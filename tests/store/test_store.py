@@ -387,7 +387,7 @@ def test_known_items_are_kept_replaced_and_cleared_by_polls(store: Store) -> Non
 
 
 def test_a_database_of_the_first_schema_is_upgraded_with_its_feeds(database_url: str) -> None:
-    from aggregator.store.migrate import upgrade
+    from aggregator.store.migrate import alembic_config, upgrade
 
     s = Store.open(database_url)
     try:
@@ -412,5 +412,12 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_feeds(database_url:
         with s.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
+        # And back: `alembic downgrade 0001` keeps the feed too.
+        from alembic import command
+
+        command.downgrade(alembic_config(s.engine), "0001")
+        assert s.schema_state() is SchemaState.BEHIND
+        with s.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT name, body_hash FROM feeds").all() == [("A", "abc")]
     finally:
         s.close()
