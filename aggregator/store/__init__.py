@@ -352,7 +352,11 @@ class Store:
     def feed_statuses(self) -> list[FeedStatus]:
         def work() -> list[FeedStatus]:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(feeds).order_by(feeds.c.name)).all()
+                rows = conn.execute(
+                    select(*(c for c in feeds.c if c is not feeds.c.item_keys)).order_by(
+                        feeds.c.name
+                    )
+                ).all()
             return [
                 FeedStatus(
                     key=r.key,
@@ -794,7 +798,7 @@ def _due_query(
     if excluded:
         conditions.append(_not_among(excluded, dialect))
     return (
-        select(feeds)
+        select(*_FOR_UPDATE_COLUMNS)
         .where(and_(*conditions))
         .order_by(feeds.c.next_check_at.nulls_first(), feeds.c.id)
     )
@@ -814,6 +818,23 @@ def _not_among(ids: list[int], dialect: str) -> Any:
         return feeds.c.id != all_(bindparam("excluded_ids", ids, type_=postgresql.ARRAY(Integer)))
     values = func.json_each(bindparam("excluded_ids", json.dumps(ids))).table_valued("value")
     return feeds.c.id.not_in(select(values.c.value))
+
+
+# What a claim reads: not ``item_keys`` (up to 16 KB a feed), which only a changed
+# document needs (``known_items``), nor the health columns.
+_FOR_UPDATE_COLUMNS = (
+    feeds.c.id,
+    feeds.c.key,
+    feeds.c.url,
+    feeds.c.name,
+    feeds.c.etag,
+    feeds.c.last_modified,
+    feeds.c.body_hash,
+    feeds.c.consecutive_failures,
+    feeds.c.quiet_polls,
+    feeds.c.next_check_at,
+    feeds.c.last_success_at,
+)
 
 
 def _for_update(r: Any) -> FeedForUpdate:

@@ -421,3 +421,29 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_feeds(database_url:
             assert conn.exec_driver_sql("SELECT name, body_hash FROM feeds").all() == [("A", "abc")]
     finally:
         s.close()
+
+
+def test_only_known_items_reads_the_item_keys(store: Store) -> None:
+    """A claim is made for every feed of every pass, unchanged or not: it must not carry
+    the keys (up to 16 KB a feed), nor must the status listing."""
+    from sqlalchemy import event
+
+    store.sync_feeds(FEEDS, now=NOW)
+    [a, b] = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=2)
+    store.record_polls([poll(a.id, item_keys=(b"k" * 16,)), poll(b.id, item_keys=())])
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        later = NOW + timedelta(hours=2)
+        assert len(store.due_feeds(now=later)) == 2
+        assert len(store.claim_due_feeds(now=later, worker="w", lease=LEASE, limit=2)) == 2
+        assert len(store.feed_statuses()) == 2
+        assert statements and not [s for s in statements if "item_keys" in s]
+        assert store.known_items(a.id) == frozenset({b"k" * 16})
+        assert "item_keys" in statements[-1]
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
