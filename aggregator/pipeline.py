@@ -133,6 +133,9 @@ class Extracted:
     articles: tuple[Article, ...] = ()
     rendered: tuple[bytes, ...] = ()  # each article's file, rendered where it was extracted
     parsed_entries: int = 0  # entries feedparser read (items known before were not read)
+    # Identities of the articles dated by the poll (no date of their own, or one too far
+    # ahead): an update keeps the date they were first given.
+    dated_by_poll: frozenset[str] = frozenset()
     error: FeedError | None = None
 
 
@@ -154,6 +157,7 @@ def parse_and_extract(
     (``parse_feed``); the result's ``feed.item_keys`` are what to remember for next time.
     """
     from aggregator.extract import apply_rules, extract_article
+    from aggregator.extract.dates import own_instant
     from aggregator.parse import parse_feed
     from aggregator.render import render_article
 
@@ -169,6 +173,7 @@ def parse_and_extract(
     except ParseError as err:
         return Extracted(ParsedFeed(url=url), error=err)
     articles: list[Article] = []
+    dated_by_poll: set[str] = set()
     seen: set[str] = set()
     rules = (*global_rules, *source.rules)
     for entry in parsed.entries[:MAX_ENTRIES_PER_FEED]:
@@ -179,12 +184,15 @@ def parse_and_extract(
         kept = apply_rules(article, entry, rules)
         if kept is not None:
             articles.append(kept)
+            if own_instant(entry, now) is None:
+                dated_by_poll.add(kept.identity)
     rendered = tuple(render_article(a, labels).encode("utf-8") for a in articles)
     return Extracted(
         replace(parsed, entries=()),
         tuple(articles),
         rendered,
         parsed_entries=len(parsed.entries[:MAX_ENTRIES_PER_FEED]),
+        dated_by_poll=frozenset(dated_by_poll),
     )
 
 
@@ -527,7 +535,11 @@ class Pipeline:
         stored = await self._db(self.store.stored_entries, [a.identity for a in extracted.articles])
         fresh = [a for a in extracted.articles if a.identity not in stored]
         # Catching up marks the backlog seen; it rewrites nothing either.
-        changed = [] if catchup else plan_updates(extracted.articles, stored, feed.id)
+        changed = (
+            []
+            if catchup
+            else plan_updates(extracted.articles, stored, feed.id, extracted.dated_by_poll)
+        )
         if dry_run:
             names = [file_name(a) for a in fresh] + [s.file_name for s, _ in changed]
             return FeedRunResult(
@@ -884,22 +896,32 @@ class Pipeline:
 
 
 def plan_updates(
-    articles: Sequence[Article], stored: dict[str, StoredEntry], feed_id: int
+    articles: Sequence[Article],
+    stored: dict[str, StoredEntry],
+    feed_id: int,
+    dated_by_poll: frozenset[str] = frozenset(),
 ) -> list[tuple[StoredEntry, Article]]:
     """Entries of this feed whose upstream content changed since they were stored.
 
     An entry first stored through another feed is left alone, so the same story in two
-    feeds does not flap between their tags.
+    feeds does not flap between their tags. An article dated by the poll (``dated_by_poll``:
+    the entry has no date of its own) keeps the date it was first stored with: the time of
+    a later poll is no change upstream.
     """
     changed = []
-    for article in articles:
-        s = stored.get(article.identity)
-        if (
-            s is not None
-            and s.feed_id == feed_id
-            and s.status is EntryStatus.WRITTEN
-            and s.content_hash != content_hash(article)
-        ):
+    for extracted in articles:
+        s = stored.get(extracted.identity)
+        if s is None or s.feed_id != feed_id or s.status is not EntryStatus.WRITTEN:
+            continue
+        article = extracted
+        if extracted.identity in dated_by_poll:
+            article = replace(
+                extracted,
+                date=s.article.date,
+                published_date=s.article.published_date,
+                local_date=s.article.local_date,
+            )
+        if s.content_hash != content_hash(article):
             changed.append((s, article))
     return changed
 

@@ -19,11 +19,17 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def own_instant(entry: ParsedEntry, now: datetime) -> datetime | None:
+    """Published, else updated; None when the entry has neither, or one too far ahead."""
+    own = entry.published or entry.updated
+    if own is None or _utc(own) > _utc(now) + FUTURE_TOLERANCE:
+        return None
+    return _utc(own)
+
+
 def article_instant(entry: ParsedEntry, now: datetime) -> datetime:
     """Published, else updated, else ``now`` (first seen); clamped to ``now`` if in the future."""
-    now = _utc(now)
-    instant = _utc(entry.published or entry.updated or now)
-    return now if instant > now + FUTURE_TOLERANCE else instant
+    return own_instant(entry, now) or _utc(now)
 
 
 def local_day(instant: datetime, timezone: str) -> date:
@@ -47,4 +53,11 @@ def format_instant(instant: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-__all__ = ["FUTURE_TOLERANCE", "article_instant", "format_instant", "local_day", "long_date"]
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "article_instant",
+    "format_instant",
+    "local_day",
+    "long_date",
+    "own_instant",
+]

@@ -176,6 +176,20 @@ def test_an_undated_entry_keeps_its_date_when_the_feed_changes(
     assert "F: 1 new, 0 updated (HTTP 200)" in proc.stdout, proc.stdout
     assert articles(tmp_path / "articles")[name] == data
     assert parse_front_matter(data.decode())["date"] == date
+    # Parsed whole again (no keys: an older database, other settings), it is compared
+    # with its stored entry, and the poll's time is still no change.
+    with sqlite3.connect(tmp_path / "aggregator.db") as db:
+        db.execute("UPDATE feeds SET item_keys = NULL, body_hash = NULL")
+    state["body"] = state["body"].replace(b"<title>S</title>", b"<title>S2</title>")
+    proc = aggregator("run", "--config", config, "--all", "-v")
+    assert "F: 0 new, 0 updated (HTTP 200)" in proc.stdout, proc.stdout
+    assert articles(tmp_path / "articles")[name] == data
+    # A real change is an update, and the entry keeps its first date.
+    state["body"] = state["body"].replace(b"<title>Undated</title>", b"<title>Dated?</title>")
+    proc = aggregator("run", "--config", config, "--all", "-v")
+    assert "F: 0 new, 1 updated (HTTP 200)" in proc.stdout, proc.stdout
+    meta = parse_front_matter(articles(tmp_path / "articles")[name].decode())
+    assert (meta["title"], meta["date"]) == ("Dated?", date)
 
 
 def test_churning_entry_stops_being_rewritten(server: LoopbackServer, tmp_path: Path) -> None:

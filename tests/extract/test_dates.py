@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aggregator.extract.dates import article_instant, format_instant, local_day, long_date
+from aggregator.extract.dates import (
+    article_instant,
+    format_instant,
+    local_day,
+    long_date,
+    own_instant,
+)
 from tests.extract.conftest import NOW, entry
 
 PUB = datetime(2024, 3, 28, 14, 25, 2, tzinfo=UTC)
@@ -64,3 +70,21 @@ def test_format_instant() -> None:
     assert format_instant(PUB.replace(microsecond=123456)) == "2024-03-28T14:25:02.123Z"
     paris = PUB.astimezone(ZoneInfo("Europe/Paris"))
     assert format_instant(paris) == "2024-03-28T14:25:02.000Z"
+
+
+@pytest.mark.parametrize(
+    ("published", "updated", "expected"),
+    [
+        (PUB, UPD, PUB),
+        (None, UPD, UPD),
+        (None, None, None),  # dated by the poll
+        (NOW + timedelta(hours=23), None, NOW + timedelta(hours=23)),
+        (NOW + timedelta(days=3), None, None),  # too far ahead: dated by the poll
+    ],
+)
+def test_own_instant_is_none_when_the_poll_gives_the_date(
+    published: datetime | None, updated: datetime | None, expected: datetime | None
+) -> None:
+    e = entry(published=published, updated=updated)
+    assert own_instant(e, NOW) == expected
+    assert article_instant(e, NOW) == (expected or NOW)
