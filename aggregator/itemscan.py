@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from aggregator.model import ITEM_KEY_BYTES
+
 __all__ = ["ItemScan", "ItemSpan", "scan_items", "without"]
 
 # Every repeat is possessive, and no two of them can share a character: on a document
@@ -170,7 +172,7 @@ def without(body: bytes, cut: Sequence[ItemSpan]) -> bytes:
 
 
 def _span(start: int, end: int, frame: bytes, body: bytes) -> ItemSpan:
-    digest = hashlib.blake2b(frame, digest_size=16)
+    digest = hashlib.blake2b(frame, digest_size=ITEM_KEY_BYTES)
     digest.update(b"\0")
     digest.update(body[start:end])
     return ItemSpan(start, end, digest.digest())

@@ -220,6 +220,11 @@ class ParsedEntry:
     base_url: str = ""  # what relative URLs of this entry resolve against
 
 
+# The size of an item's key (``itemscan``), as ``ParsedFeed.item_keys`` carries it and the
+# store keeps it.
+ITEM_KEY_BYTES = 16
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
     """A parsed feed document."""

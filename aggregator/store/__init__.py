@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from aggregator.errors import SchemaBehindError, StoreError
 from aggregator.model import (
+    ITEM_KEY_BYTES,
     Article,
     EntryForWrite,
     EntryStatus,
@@ -54,7 +55,6 @@ from aggregator.store.migrate import SchemaState, schema_state, upgrade
 from aggregator.store.schema import entries, feed_url_history, feeds, page_images
 
 _BATCH = 500
-_ITEM_KEY_BYTES = 16  # itemscan's keys
 T = TypeVar("T")
 
 
@@ -753,20 +753,20 @@ def _poll_values(intent: FeedUpdateIntent) -> dict[str, Any]:
         values["body_hash"] = intent.body_hash
     if intent.item_keys is not None:
         values["item_keys"] = "".join(
-            key.hex() for key in intent.item_keys if len(key) == _ITEM_KEY_BYTES
+            key.hex() for key in intent.item_keys if len(key) == ITEM_KEY_BYTES
         )
     return values
 
 
 def _item_keys(stored: str | None) -> frozenset[bytes]:
     """``feeds.item_keys`` read back; anything malformed counts as no keys at all."""
-    if not stored or len(stored) % (2 * _ITEM_KEY_BYTES):
+    if not stored or len(stored) % (2 * ITEM_KEY_BYTES):
         return frozenset()
     try:
         raw = bytes.fromhex(stored)
     except ValueError:
         return frozenset()
-    return frozenset(raw[i : i + _ITEM_KEY_BYTES] for i in range(0, len(raw), _ITEM_KEY_BYTES))
+    return frozenset(raw[i : i + ITEM_KEY_BYTES] for i in range(0, len(raw), ITEM_KEY_BYTES))
 
 
 def _one_line(err: Exception) -> str:
