@@ -156,8 +156,9 @@ def parse_and_extract(
     With ``known_items``, the items seen before under the same ``context`` are not parsed
     (``parse_feed``); the result's ``feed.item_keys`` are what to remember for next time.
     """
-    from aggregator.extract import apply_rules, extract_article
-    from aggregator.extract.dates import own_instant
+    # The extract package is imported lazily, by several threads at once: through the
+    # package only (tests/unit/test_imports.py).
+    from aggregator.extract import apply_rules, extract_article, own_instant
     from aggregator.parse import parse_feed
     from aggregator.render import render_article
 

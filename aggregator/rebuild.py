@@ -22,10 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from aggregator.extract import make_permalink
-from aggregator.extract.dates import long_date
-from aggregator.extract.images import MAX_CREDIT_CHARS
-from aggregator.extract.text import one_line
+from aggregator.extract import MAX_CREDIT_CHARS, long_date, make_permalink, one_line
 from aggregator.locales import Labels, load_labels
 from aggregator.model import Article, Settings
 from aggregator.render import render_article

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from aggregator.extract.dates import format_instant
+from aggregator.extract import format_instant
 from aggregator.locales import Labels
 from aggregator.model import Article
 
