@@ -30,7 +30,7 @@ from aggregator.model import Enclosure, MediaItem, ParsedEntry, ParsedFeed, Text
 # feedparser's own sanitizer and relative-URI resolver redo work that the extractor does
 # anyway (it reduces HTML to plain text and resolves URLs itself), and they are the bulk of
 # feedparser's time on HTML-heavy feeds; the extractor is the one place that cleans.
-_PARSE_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": False}
+FEEDPARSER_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": False}
 
 _DAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
 
@@ -123,7 +123,7 @@ def _parse(body: bytes, url: str, response_headers: dict[str, str]) -> tuple[Par
         raise ParseError(url, ErrorClass.ENTITIES, "the document declares XML entities")
     try:
         result = feedparser.parse(
-            io.BytesIO(body), response_headers=response_headers, **_PARSE_OPTIONS
+            io.BytesIO(body), response_headers=response_headers, **FEEDPARSER_OPTIONS
         )
     except Exception as err:  # feedparser bugs on hostile input must not kill a run
         raise ParseError(url, ErrorClass.PARSE, f"feedparser failed: {err!r}") from err
@@ -347,4 +347,4 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-__all__ = ["parse_feed"]
+__all__ = ["FEEDPARSER_OPTIONS", "parse_feed"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
+from typing import Any
 
 NEW_PER_VERSION = 3
 ATOM_SHARE = 0.15
@@ -368,7 +369,7 @@ def render(spec: FeedSpec, version: int = 0) -> bytes:
     return doc
 
 
-def _render_rss(spec: FeedSpec, version: int, entries: list[dict]) -> str:
+def _render_rss(spec: FeedSpec, version: int, entries: list[dict[str, Any]]) -> str:
     site = spec.site_url
     name = escape(spec.site_name)
     out = [
@@ -425,7 +426,7 @@ def _render_rss(spec: FeedSpec, version: int, entries: list[dict]) -> str:
     return "".join(out)
 
 
-def _render_atom(spec: FeedSpec, version: int, entries: list[dict]) -> str:
+def _render_atom(spec: FeedSpec, version: int, entries: list[dict[str, Any]]) -> str:
     site = spec.site_url
     name = escape(spec.site_name)
     updated = last_modified(spec, version).isoformat()

@@ -304,7 +304,8 @@ class FeedServer:
 
     def _control(self, action: str) -> dict[str, int]:
         with urllib.request.urlopen(f"{self.base}/_control/{action}", timeout=600) as r:
-            return json.loads(r.read())
+            counts: dict[str, int] = json.loads(r.read())
+            return counts
 
     def stats(self) -> dict[str, int]:
         return self._control("stats")

@@ -113,3 +113,18 @@ def test_parsecost_skips_the_items_of_the_earlier_version(
     skipped, total = (int(g.replace(",", "")) for g in found.groups())
     # Version 1 of a bench feed adds 3 items to 20-50: most items are skipped.
     assert 0 < total - skipped <= total // 4, (skipped, total)
+
+
+def test_ceiling_parses_every_entry_with_the_aggregators_options(server: FeedServer) -> None:
+    from bench import baselines
+
+    server.reset()
+    result = baselines.run_ceiling(server.urls(), processes=2)
+    expected = sum(spec.n_entries for spec in feeds.generate(N, SEED))
+    assert result["entries_seen"] == result["entries_new"] == expected
+    assert result["errors"] == 0
+    assert isinstance(result["parse_s"], float) and result["parse_s"] > 0
+    # The same headers as parse_feed: the document's URL is feedparser's base.
+    _, headers = baselines._download(server.url(1))
+    assert headers["content-location"] == server.url(1)
+    assert "xml" in headers["content-type"]
