@@ -24,6 +24,7 @@ from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from aggregator.errors import ErrorClass, ParseError
 from aggregator.fetch.screen import declares_entities
+from aggregator.hollow import Hollow, edited, find_sections, restore
 from aggregator.itemscan import scan_items, without
 from aggregator.model import Enclosure, MediaItem, ParsedEntry, ParsedFeed, Text
 
@@ -87,8 +88,11 @@ def parse_feed(
     known = [span for span in kept if span.key in known_keys]
     keys = tuple(span.key for span in kept)
     whole = without(body, beyond)
-    if known:
-        cut = _parse_cut(without(body, [*known, *beyond]), whole, url, response_headers)
+    # The new items' large CDATA sections are kept away from feedparser too (hollow.py).
+    hollow = find_sections(body, [(s.start, s.end) for s in kept if s.key not in known_keys])
+    if known or hollow is not None:
+        cuts = [(s.start, s.end) for s in (*known, *beyond)]
+        cut = _parse_cut(body, cuts, hollow, whole, url, response_headers)
         if cut is not None and len(cut.entries) == len(kept) - len(known):
             return replace(cut, item_keys=keys, skipped_items=len(known))
     parsed, strict, _ = _parse(whole, url, response_headers)
@@ -98,18 +102,29 @@ def parse_feed(
 
 
 def _parse_cut(
-    cut: bytes, whole: bytes, url: str, response_headers: dict[str, str]
+    body: bytes,
+    cuts: list[tuple[int, int]],
+    hollow: Hollow | None,
+    whole: bytes,
+    url: str,
+    response_headers: dict[str, str],
 ) -> ParsedFeed | None:
-    """``cut`` parsed, if feedparser read it as it would have read the ``whole`` document."""
+    """``body`` without the ``cuts`` and with ``hollow``'s sections replaced, parsed, if
+    feedparser read it as it would have read the ``whole`` document (the sections' text
+    put back)."""
     try:
-        parsed, strict, encoding = _parse(cut, url, response_headers)
+        parsed, strict, encoding = _parse(edited(body, cuts, hollow), url, response_headers)
     except ParseError:  # e.g. no version to tell it is a feed once its items are gone
         return None
     # feedparser picks one encoding for the whole document: a byte that is not UTF-8 in an
     # item left out would have made it read the rest as windows-1252.
     if not strict or (encoding, parsed.bozo_message) != _encoding_as_read(whole, response_headers):
         return None
-    return parsed
+    if hollow is None:
+        return parsed
+    if encoding.lower() != "utf-8":
+        return None
+    return restore(parsed, body, hollow)
 
 
 def _parse(body: bytes, url: str, response_headers: dict[str, str]) -> tuple[ParsedFeed, bool, str]:

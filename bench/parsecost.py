@@ -4,17 +4,20 @@
 
 For each bench feed, version 0 is parsed once to learn its items' keys; then version 1
 (3 new items) is parsed plainly, keyed with nothing known (a first ingest), and keyed with
-version 0's items known (a changed feed). Prints the medians per feed and their ratios to
-the plain parse, all in one process.
+version 0's items known (a changed feed); the two keyed parses again with the new items'
+large CDATA sections left in feedparser's way (``aggregator.hollow`` off). Prints the
+medians per feed and their ratios to the plain parse, all in one process.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
+from aggregator import hollow
 from aggregator.itemscan import scan_items
 from aggregator.parse import parse_feed
 from bench.feeds import generate, render
@@ -58,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     plain = per_feed_ms(n, args.runs, lambda i: parse(i, None))
     keyed = per_feed_ms(n, args.runs, lambda i: parse(i, frozenset()))
     cut = per_feed_ms(n, args.runs, lambda i: parse(i, known[i]))
+    # The same two with the large CDATA sections left in place (aggregator.hollow).
+    hollow_min = hollow.MIN_SECTION_BYTES
+    hollow.MIN_SECTION_BYTES = sys.maxsize
+    try:
+        keyed_full = per_feed_ms(n, args.runs, lambda i: parse(i, frozenset()))
+        cut_full = per_feed_ms(n, args.runs, lambda i: parse(i, known[i]))
+    finally:
+        hollow.MIN_SECTION_BYTES = hollow_min
     scan = per_feed_ms(n, args.runs, lambda i: scan_items(after[i], headers=HEADERS, limit=LIMIT))
     results = [
         parse_feed(after[i], url=URL, headers=HEADERS, max_entries=LIMIT, known_items=known[i])
@@ -69,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  plain parse                      {plain:7.2f} ms")
     print(f"  keyed, nothing known (first)     {keyed:7.2f} ms  ({keyed / plain:.3f} x)")
     print(f"  keyed, earlier items known       {cut:7.2f} ms  ({cut / plain:.3f} x)")
+    print(f"  the same, sections not hollowed  {keyed_full:7.2f} ms  ({keyed_full / plain:.3f} x)")
+    print(f"                                   {cut_full:7.2f} ms  ({cut_full / plain:.3f} x)")
     print(f"  the scan alone                   {scan:7.2f} ms  ({scan / plain:.3f} x)")
     print(f"  items skipped {skipped:,} of {skipped + parsed:,}")
     return 0

@@ -28,15 +28,17 @@ def feed_fields(feed: ParsedFeed) -> ParsedFeed:
     return replace(feed, entries=(), item_keys=(), skipped_items=0)
 
 
-def check_document(body: bytes, url: str = URL) -> tuple[bool, int]:
+def check_document(
+    body: bytes, url: str = URL, headers: dict[str, str] | None = None
+) -> tuple[bool, int]:
     """(whether its items got keys, how many keyed parses really cut something)."""
     try:
-        whole = parse_feed(body, url=url)
+        whole = parse_feed(body, url=url, headers=headers)
     except ParseError:
         with pytest.raises(ParseError):
-            parse_feed(body, url=url, known_items=frozenset())
+            parse_feed(body, url=url, headers=headers, known_items=frozenset())
         return False, 0
-    keyed = parse_feed(body, url=url, known_items=frozenset())
+    keyed = parse_feed(body, url=url, headers=headers, known_items=frozenset())
     assert keyed.entries == whole.entries
     assert feed_fields(keyed) == feed_fields(whole)
     assert keyed.skipped_items == 0
@@ -46,7 +48,7 @@ def check_document(body: bytes, url: str = URL) -> tuple[bool, int]:
     cuts = 0
     all_keys = keyed.item_keys
     for known in {frozenset(all_keys[::2]), frozenset(all_keys[1::2]), frozenset(all_keys)}:
-        cut = parse_feed(body, url=url, known_items=known)
+        cut = parse_feed(body, url=url, headers=headers, known_items=known)
         assert cut.item_keys == all_keys
         assert feed_fields(cut) == feed_fields(whole)
         if cut.skipped_items:
