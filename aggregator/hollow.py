@@ -4,7 +4,7 @@ A WordPress item's ``<description>`` and ``<content:encoded>`` are CDATA section
 kilobytes of HTML. feedparser does nothing with that text but copy it: expat hands it over
 line by line, feedparser joins the pieces, strips them, tries to re-decode them (text
 that was UTF-8 read as Latin-1) and maps the windows-1252 range, and the extractor then
-reads the HTML itself. That copying was about a quarter of feedparser's time on the bench
+reads the HTML itself. That copying was about a fifth of feedparser's time on the bench
 feeds (docs/performance.md). So each such section is replaced by a short token before
 feedparser reads the document, and the entry's text is rebuilt from the section's bytes
 by the same steps feedparser applies (``as_feedparser_reads``).
