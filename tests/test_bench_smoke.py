@@ -128,3 +128,12 @@ def test_ceiling_parses_every_entry_with_the_aggregators_options(server: FeedSer
     _, headers = baselines._download(server.url(1))
     assert headers["content-location"] == server.url(1)
     assert "xml" in headers["content-type"]
+
+
+def test_httpfloor_times_every_way(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import httpfloor
+
+    assert httpfloor.main(["--feeds", "3", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" s  (") == 4, out
+    assert "16 slots" in out and "imports" in out
