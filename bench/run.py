@@ -179,20 +179,26 @@ class Runner:
                 shutil.copy2(s, dst / name)
 
 
+def run_baseline(workdir: Path, urls: list[str], *args: str) -> dict[str, Any]:
+    """One measured ``python -m bench.baselines <args>`` pass over ``urls``, its JSON merged."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    uf, out = workdir / "urls.txt", workdir / "result.json"
+    uf.write_text("\n".join(urls))
+    m = measure_module(
+        "bench.baselines", [*args, "--urls-file", str(uf), "--out", str(out)], workdir / "logs"
+    )
+    m["ok"] = m["returncode"] == 0
+    if m["ok"]:
+        m.update(json.loads(out.read_text()))
+    return m
+
+
 class FeedparserRunner(Runner):
     name = "feedparser"
     stateful = False
 
     def run(self, workdir: Path, urls: list[str]) -> dict[str, Any]:
-        workdir.mkdir(parents=True, exist_ok=True)
-        uf, out = workdir / "urls.txt", workdir / "result.json"
-        uf.write_text("\n".join(urls))
-        args = ["feedparser", "--urls-file", str(uf), "--out", str(out)]
-        m = measure_module("bench.baselines", args, workdir / "logs")
-        m["ok"] = m["returncode"] == 0
-        if m["ok"]:
-            m.update(json.loads(out.read_text()))
-        return m
+        return run_baseline(workdir, urls, "feedparser")
 
 
 class ReaderRunner(Runner):
@@ -201,18 +207,8 @@ class ReaderRunner(Runner):
     workers = 4
 
     def run(self, workdir: Path, urls: list[str]) -> dict[str, Any]:
-        workdir.mkdir(parents=True, exist_ok=True)
-        uf, out = workdir / "urls.txt", workdir / "result.json"
-        uf.write_text("\n".join(urls))
-        args = [
-            "reader", "--db", str(workdir / "reader.sqlite"), "--workers", str(self.workers),
-            "--urls-file", str(uf), "--out", str(out),
-        ]  # fmt: skip
-        m = measure_module("bench.baselines", args, workdir / "logs")
-        m["ok"] = m["returncode"] == 0
-        if m["ok"]:
-            m.update(json.loads(out.read_text()))
-        return m
+        db = str(workdir / "reader.sqlite")
+        return run_baseline(workdir, urls, "reader", "--db", db, "--workers", str(self.workers))
 
 
 class CeilingRunner(Runner):
@@ -226,14 +222,8 @@ class CeilingRunner(Runner):
     stateful = False
 
     def run(self, workdir: Path, urls: list[str]) -> dict[str, Any]:
-        workdir.mkdir(parents=True, exist_ok=True)
-        uf, out = workdir / "urls.txt", workdir / "result.json"
-        uf.write_text("\n".join(urls))
-        args = ["ceiling", "--urls-file", str(uf), "--out", str(out)]
-        m = measure_module("bench.baselines", args, workdir / "logs")
-        m["ok"] = m["returncode"] == 0
+        m = run_baseline(workdir, urls, "ceiling")
         if m["ok"]:
-            m.update(json.loads(out.read_text()))
             m["process_wall_s"], m["wall_s"] = m["wall_s"], m["parse_s"]
         return m
 
