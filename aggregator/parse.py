@@ -91,10 +91,14 @@ def parse_feed(
     # The new items' large CDATA sections are kept away from feedparser too (hollow.py).
     hollow = find_sections(body, [(s.start, s.end) for s in kept if s.key not in known_keys])
     if known or hollow is not None:
-        cuts = [(s.start, s.end) for s in (*known, *beyond)]
-        cut = _parse_cut(body, cuts, hollow, whole, url, response_headers)
-        if cut is not None and len(cut.entries) == len(kept) - len(known):
-            return replace(cut, item_keys=keys, skipped_items=len(known))
+        as_read = _encoding_as_read(whole, response_headers)
+        if as_read[0].lower() != "utf-8":
+            hollow = None  # the sections' text is put back as UTF-8 only
+        if known or hollow is not None:
+            cuts = [(s.start, s.end) for s in (*known, *beyond)]
+            cut = _parse_cut(body, cuts, hollow, as_read, url, response_headers)
+            if cut is not None and len(cut.entries) == len(kept) - len(known):
+                return replace(cut, item_keys=keys, skipped_items=len(known))
     parsed, strict, _ = _parse(whole, url, response_headers)
     if not strict or len(parsed.entries) != len(kept):
         return parsed  # no keys: next time it is parsed whole again
@@ -105,26 +109,29 @@ def _parse_cut(
     body: bytes,
     cuts: list[tuple[int, int]],
     hollow: Hollow | None,
-    whole: bytes,
+    as_read: tuple[str, str],
     url: str,
     response_headers: dict[str, str],
 ) -> ParsedFeed | None:
     """``body`` without the ``cuts`` and with ``hollow``'s sections replaced, parsed, if
-    feedparser read it as it would have read the ``whole`` document (the sections' text
-    put back)."""
+    feedparser read it as it would have read the whole document (``as_read``: its encoding
+    and complaint), the sections' text put back. When the text cannot be put back, a cut
+    document is parsed again with its sections in place (an uncut one is the caller's
+    whole parse)."""
     try:
         parsed, strict, encoding = _parse(edited(body, cuts, hollow), url, response_headers)
     except ParseError:  # e.g. no version to tell it is a feed once its items are gone
         return None
     # feedparser picks one encoding for the whole document: a byte that is not UTF-8 in an
     # item left out would have made it read the rest as windows-1252.
-    if not strict or (encoding, parsed.bozo_message) != _encoding_as_read(whole, response_headers):
+    if not strict or (encoding, parsed.bozo_message) != as_read:
         return None
     if hollow is None:
         return parsed
-    if encoding.lower() != "utf-8":
-        return None
-    return restore(parsed, body, hollow)
+    restored = restore(parsed, body, hollow)
+    if restored is None and cuts:  # e.g. a description that feedparser reads as text/plain
+        return _parse_cut(body, cuts, None, as_read, url, response_headers)
+    return restored
 
 
 def _parse(body: bytes, url: str, response_headers: dict[str, str]) -> tuple[ParsedFeed, bool, str]:

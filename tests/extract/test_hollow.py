@@ -252,3 +252,35 @@ def test_every_corpus_document_reads_the_same_with_sections_hollowed(
     assert not problems, "\n".join(problems[:20])
     # Most documents (UTF-8, well-formed, text that needs no whole parse) were hollowed.
     assert len(restored) > 500, len(restored)
+
+
+def test_a_refused_hollowing_still_skips_the_known_items() -> None:
+    # A podcast's items: an itunes:summary before the description makes feedparser read
+    # the description as text/plain content, so the hollowed parse is refused; the cut
+    # one (without the known items) must still be what is parsed, not the whole document.
+    def podcast(n: int) -> bytes:
+        return item(n, b"<itunes:summary>s</itunes:summary>" + cdata(b"description", PAD))
+
+    before, after = rss(podcast(1), podcast(2)), rss(podcast(3), podcast(1), podcast(2))
+    known = frozenset(parse_feed(before, url=URL, known_items=frozenset()).item_keys)
+    assert len(known) == 2
+    cut = parse_feed(after, url=URL, known_items=known)
+    assert cut.skipped_items == 2, "the known items were parsed again"
+    assert cut.entries == parse_feed(after, url=URL).entries[:1]
+
+
+def test_a_document_not_in_utf8_is_cut_but_not_hollowed(restored: list[int]) -> None:
+    def latin(n: int) -> bytes:
+        return item(n, b"<description><![CDATA[" + PAD.encode() + b" caf\xe9]]></description>")
+
+    def doc(*items: bytes) -> bytes:
+        return rss(*items).replace(b'encoding="UTF-8"', b'encoding="iso-8859-1"')
+
+    before, after = doc(latin(1), latin(2)), doc(latin(3), latin(1), latin(2))
+    known = frozenset(parse_feed(before, url=URL, known_items=frozenset()).item_keys)
+    assert len(known) == 2
+    cut = parse_feed(after, url=URL, known_items=known)
+    assert cut.skipped_items == 2, "the known items were parsed again"
+    assert cut.entries == parse_feed(after, url=URL).entries[:1]
+    assert cut.entries[0].summary.value.endswith("caf\u00e9")
+    assert restored == []
