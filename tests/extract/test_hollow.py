@@ -254,6 +254,16 @@ def test_every_corpus_document_reads_the_same_with_sections_hollowed(
     assert len(restored) > 500, len(restored)
 
 
+def only_the_new_item_is_parsed(before: bytes, after: bytes) -> ParsedFeed:
+    """``after`` is ``before`` with one item on top: only that item must be parsed."""
+    known = frozenset(parse_feed(before, url=URL, known_items=frozenset()).item_keys)
+    assert len(known) == 2
+    cut = parse_feed(after, url=URL, known_items=known)
+    assert cut.skipped_items == 2, "the known items were parsed again"
+    assert cut.entries == parse_feed(after, url=URL).entries[:1]
+    return cut
+
+
 def test_a_refused_hollowing_still_skips_the_known_items() -> None:
     # A podcast's items: an itunes:summary before the description makes feedparser read
     # the description as text/plain content, so the hollowed parse is refused; the cut
@@ -261,12 +271,9 @@ def test_a_refused_hollowing_still_skips_the_known_items() -> None:
     def podcast(n: int) -> bytes:
         return item(n, b"<itunes:summary>s</itunes:summary>" + cdata(b"description", PAD))
 
-    before, after = rss(podcast(1), podcast(2)), rss(podcast(3), podcast(1), podcast(2))
-    known = frozenset(parse_feed(before, url=URL, known_items=frozenset()).item_keys)
-    assert len(known) == 2
-    cut = parse_feed(after, url=URL, known_items=known)
-    assert cut.skipped_items == 2, "the known items were parsed again"
-    assert cut.entries == parse_feed(after, url=URL).entries[:1]
+    only_the_new_item_is_parsed(
+        rss(podcast(1), podcast(2)), rss(podcast(3), podcast(1), podcast(2))
+    )
 
 
 def test_a_document_not_in_utf8_is_cut_but_not_hollowed(restored: list[int]) -> None:
@@ -276,11 +283,6 @@ def test_a_document_not_in_utf8_is_cut_but_not_hollowed(restored: list[int]) -> 
     def doc(*items: bytes) -> bytes:
         return rss(*items).replace(b'encoding="UTF-8"', b'encoding="iso-8859-1"')
 
-    before, after = doc(latin(1), latin(2)), doc(latin(3), latin(1), latin(2))
-    known = frozenset(parse_feed(before, url=URL, known_items=frozenset()).item_keys)
-    assert len(known) == 2
-    cut = parse_feed(after, url=URL, known_items=known)
-    assert cut.skipped_items == 2, "the known items were parsed again"
-    assert cut.entries == parse_feed(after, url=URL).entries[:1]
+    cut = only_the_new_item_is_parsed(doc(latin(1), latin(2)), doc(latin(3), latin(1), latin(2)))
     assert cut.entries[0].summary.value.endswith("caf\u00e9")
     assert restored == []
