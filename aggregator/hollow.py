@@ -28,6 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
+from aggregator.itemscan import splice
 from aggregator.model import ParsedEntry, ParsedFeed, Text
 
 __all__ = ["Hollow", "as_feedparser_reads", "edited", "find_sections", "restore"]
@@ -186,15 +187,7 @@ _FEED_FIELDS = tuple(f.name for f in fields(ParsedFeed) if f.name != "entries")
 def edited(body: bytes, cuts: Sequence[tuple[int, int]], hollow: Hollow | None) -> bytes:
     """``body`` without the ``cuts`` spans and with ``hollow``'s sections replaced by their
     tokens (``cuts`` and the sections never overlap)."""
-    edits: list[tuple[int, int, bytes]] = [(start, end, b"") for start, end in cuts]
+    edits = [(start, end, b"") for start, end in cuts]
     if hollow is not None:
         edits += [(s, e, t) for (s, e), t in zip(hollow.spans, hollow.tokens, strict=True)]
-    edits.sort()
-    parts: list[bytes] = []
-    pos = 0
-    for start, end, replacement in edits:
-        parts.append(body[pos:start])
-        parts.append(replacement)
-        pos = end
-    parts.append(body[pos:])
-    return b"".join(parts)
+    return splice(body, sorted(edits))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from aggregator.model import ITEM_KEY_BYTES
 
-__all__ = ["ItemScan", "ItemSpan", "scan_items", "without"]
+__all__ = ["ItemScan", "ItemSpan", "scan_items", "splice", "without"]
 
 # Every repeat is possessive, and no two of them can share a character: on a document
 # that does not match, each failure costs one pass, never a backtrack through the text
@@ -162,11 +162,17 @@ def _item_rest(name: bytes) -> re.Pattern[bytes]:
 
 def without(body: bytes, cut: Sequence[ItemSpan]) -> bytes:
     """``body`` with the bytes of the items in ``cut`` (in document order) left out."""
-    parts = []
+    return splice(body, [(span.start, span.end, b"") for span in cut])
+
+
+def splice(body: bytes, edits: Sequence[tuple[int, int, bytes]]) -> bytes:
+    """``body`` with each ``(start, end, replacement)`` span replaced; the spans are in
+    document order and do not overlap."""
+    parts: list[bytes] = []
     pos = 0
-    for span in cut:
-        parts.append(body[pos : span.start])
-        pos = span.end
+    for start, end, replacement in edits:
+        parts += (body[pos:start], replacement)
+        pos = end
     parts.append(body[pos:])
     return b"".join(parts)
 
