@@ -8,6 +8,7 @@ Exit codes: 0 the command did its work (a pass completed, even if some feeds fai
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -34,6 +35,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"aggregator: error: {message}", err=True)
     sys.exit(code)
+
+
+def started() -> None:
+    """Call once a command has imported what it runs with, before it starts working.
+
+    Everything made so far (modules, classes, the settings) lives as long as the process,
+    yet each full collection, and the collections the interpreter runs at exit, walked it
+    all again: SQLAlchemy, httpx and the rest are some hundred thousand objects. Frozen,
+    the collector never looks at them (an unchanged re-poll of 1,000 feeds: 0.1 s less,
+    most of it at exit; docs/performance.md).
+    """
+    gc.freeze()
 
 
 def config_option(f: F) -> F:
@@ -101,6 +114,8 @@ def run(
     settings = _settings(config_path)
     _check_feed_names(settings, feeds)
     from aggregator.wiring import open_pipeline
+
+    started()
 
     selected = [
         f
@@ -284,6 +299,7 @@ def daemon(config_path: Path, log_format: str, log_level: str) -> None:
     from aggregator.daemon import run_daemon
     from aggregator.log import configure_logging, log_event
 
+    started()
     configure_logging(log_format, log_level)
     logger = logging.getLogger("aggregator.daemon")
     code = EXIT_OK
