@@ -127,6 +127,36 @@ def test_validators_are_echoed_byte_for_byte(server: LoopbackServer) -> None:
     assert req.header("if-modified-since") == odd_date
 
 
+def test_a_conditional_get_carries_these_headers_in_this_order(server: LoopbackServer) -> None:
+    """The whole request head, as a publisher's log would show it: no cookie, no Referer,
+    nothing else (the fetcher builds each request itself, docs/design.md)."""
+    heads: list[list[tuple[str, str]]] = []
+
+    def handler(_req: SeenRequest, h: http.server.BaseHTTPRequestHandler) -> Reply:
+        heads.append(list(h.headers.items()))
+        return Reply(304, b"", {"etag": '"v1"', "set-cookie": "session=tracking; Path=/"})
+
+    server.route("/feed", handler)
+
+    async def go() -> None:
+        async with Fetcher(settings()) as fetcher:
+            for _ in range(2):
+                await fetcher.fetch(FetchRequest(server.url("/feed"), '"v1"', LAST_MODIFIED))
+
+    run(go())
+    host = server.url("/").split("/")[2]
+    expected = [
+        ("Host", host),
+        ("Connection", "keep-alive"),
+        ("User-Agent", aggregator.USER_AGENT),
+        ("Accept-Encoding", "gzip, deflate, br"),
+        ("Accept", FEED_ACCEPT),
+        ("If-None-Match", '"v1"'),
+        ("If-Modified-Since", LAST_MODIFIED),
+    ]
+    assert heads == [expected, expected]
+
+
 def test_page_fetch_asks_for_html_first(server: LoopbackServer) -> None:
     server.route("/article", body=b"<html><head><title>x</title></head><body></body></html>")
 
