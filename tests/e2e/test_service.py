@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.write import STAGING
 from tests.e2e.generated import requests_per_feed, serve_feeds
 from tests.e2e.helpers import aggregator, articles, assert_valid_article, start_aggregator
 from tests.e2e.helpers import write_config as _write_config
@@ -198,7 +199,10 @@ def test_runs_killed_at_random_moments_lose_nothing(server: LoopbackServer, tmp_
 
     out = crash_dir / "articles"
     assert articles(out) == expected  # same names, byte for byte, and nothing else
+    # No temporary file left: the clean run swept the dead runs' ones from the staging
+    # folder, and removed it once empty.
     assert not list(out.glob(".aggregator-*"))
+    assert not (out / STAGING).exists()
     for data in list(expected.values())[::count]:
         assert_valid_article(data)
     with sqlite3.connect(crash_dir / "aggregator.db") as db:

@@ -8,7 +8,7 @@ import pytest
 
 from aggregator.errors import OutputError
 from aggregator.model import Article, IdentityRule
-from aggregator.write import ArticleWriter, content_sha256, file_name
+from aggregator.write import STAGING, ArticleWriter, content_sha256, file_name
 
 
 def make(slug: str) -> Article:
@@ -72,7 +72,8 @@ def test_failed_replace_leaves_old_file_and_no_temp(
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OutputError):
         w.write("2024-03-28-a.md", b"new\n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2024-03-28-a.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STAGING, "2024-03-28-a.md"]
+    assert list((tmp_path / STAGING).iterdir()) == []  # no temporary file left
     assert (tmp_path / "2024-03-28-a.md").read_bytes() == b"old\n"
 
 
@@ -83,11 +84,13 @@ def test_prepare_removes_stale_temp_files_and_checks_writability(tmp_path: Path)
 
     from aggregator.write import STALE_TEMP_SECONDS, temp_prefix
 
-    old = tmp_path / ".aggregator-abc.tmp"  # writer unknown, an hour old: stale
+    staging = tmp_path / STAGING  # where writers keep their temporary files
+    staging.mkdir()
+    old = staging / ".aggregator-abc.tmp"  # writer unknown, an hour old: stale
     old.write_bytes(b"partial")
     os.utime(old, (0, 0))
-    (tmp_path / ".aggregator-def.tmp").write_bytes(b"recent, writer unknown: kept")
-    mine = tmp_path / f"{temp_prefix()}live.tmp"  # a live process on this host: kept
+    (staging / ".aggregator-def.tmp").write_bytes(b"recent, writer unknown: kept")
+    mine = staging / f"{temp_prefix()}live.tmp"  # a live process on this host: kept
     mine.write_bytes(b"being written")
     os.utime(mine, (0, 0))
     dead = subprocess.run(
@@ -96,12 +99,14 @@ def test_prepare_removes_stale_temp_files_and_checks_writability(tmp_path: Path)
         text=True,
         check=True,
     ).stdout.strip()
-    dead_temp = tmp_path / temp_prefix().replace(f"-{os.getpid()}-", f"-{dead}-")
+    dead_temp = staging / temp_prefix().replace(f"-{os.getpid()}-", f"-{dead}-")
     dead_temp = dead_temp.with_name(dead_temp.name + "x.tmp")  # its process died: stale
     dead_temp.write_bytes(b"partial")
+    (staging / "keep.md").write_bytes(b"not ours")
     (tmp_path / "keep.md").write_bytes(b"x")
     ArticleWriter(tmp_path).prepare()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STAGING, "keep.md"]
+    assert sorted(p.name for p in staging.iterdir()) == sorted(
         [".aggregator-def.tmp", mine.name, "keep.md"]
     )
     assert STALE_TEMP_SECONDS >= 600
@@ -109,6 +114,70 @@ def test_prepare_removes_stale_temp_files_and_checks_writability(tmp_path: Path)
     blocker.write_bytes(b"")
     with pytest.raises(OutputError):
         ArticleWriter(blocker / "sub").prepare()
+
+
+def test_temporary_files_are_made_in_the_staging_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made beside the articles' folder's listing, not in it, then renamed into it."""
+    w = ArticleWriter(tmp_path / "out")  # no prepare(): `rebuild` writes without it
+    moves: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def replace(a: str, b: object) -> None:
+        moves.append((str(Path(a).parent), str(Path(str(b)).parent)))
+        real_replace(a, b)  # type: ignore[arg-type]
+
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(os, "replace", replace)
+    w.write_many([("2024-03-28-a.md", b"a\n"), ("2024-03-28-b.md", b"b\n")])
+    staging, out = str(tmp_path / "out" / STAGING), str(tmp_path / "out")
+    assert moves == [(staging, out), (staging, out)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        STAGING,
+        "2024-03-28-a.md",
+        "2024-03-28-b.md",
+    ]
+    assert list((tmp_path / "out" / STAGING).iterdir()) == []
+
+
+def test_closing_removes_the_staging_folder_only_when_empty(tmp_path: Path) -> None:
+    """Two writers share one output folder (cron beside the daemon): one closing removes the
+    empty staging folder under the other, which makes it again on its next write."""
+    first, second = ArticleWriter(tmp_path), ArticleWriter(tmp_path)
+    first.prepare()
+    second.prepare()
+    first.write("2024-03-28-a.md", b"a\n")
+    second.write("2024-03-28-b.md", b"b\n")
+    first.close()
+    assert not (tmp_path / STAGING).exists()
+    second.write("2024-03-28-c.md", b"c\n")
+    (tmp_path / STAGING / ".aggregator-left-by-a-crash.tmp").write_bytes(b"partial")
+    second.close()
+    assert (tmp_path / STAGING).is_dir()  # not empty: left for the next sweep
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        STAGING,
+        "2024-03-28-a.md",
+        "2024-03-28-b.md",
+        "2024-03-28-c.md",
+    ]
+
+
+def test_a_staging_folder_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(elsewhere, out / STAGING)  # planted: temporary files would go elsewhere
+    with pytest.raises(OutputError, match="not a folder"):
+        ArticleWriter(out).prepare()
+    with pytest.raises(OutputError, match="not a folder"):
+        ArticleWriter(out).write("2024-03-28-a.md", b"a\n")
+    assert list(elsewhere.iterdir()) == []
+    (out / STAGING).unlink()
+    (out / STAGING).write_bytes(b"")
+    with pytest.raises(OutputError, match="not a folder"):
+        ArticleWriter(out).prepare()
 
 
 def test_symlink_at_target_is_reported_foreign_and_paths_are_contained(tmp_path: Path) -> None:
