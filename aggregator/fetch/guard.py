@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import select
 import socket
 import ssl
 import typing
@@ -21,6 +20,7 @@ import httpcore
 import httpx
 
 from aggregator.errors import AggregatorError
+from aggregator.fetch.streams import AsyncioBackend
 
 # httpx's own default for a transport built without ``limits``.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -119,57 +119,6 @@ async def resolve_checked(host: str, port: int, policy: AddressPolicy) -> str:
     return _check(host, (str(info[4][0]) for info in infos), policy)
 
 
-def socket_readable(sock: socket.socket | None) -> bool:
-    """True when ``sock`` has data or EOF waiting, or is gone: an idle kept-alive connection
-    in that state was closed (or spoken to) by the server and must not be reused."""
-    if sock is None or sock.fileno() < 0:
-        return True
-    if not hasattr(select, "poll"):  # pragma: no cover - Windows
-        return bool(select.select([sock], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-class ReadableCheckStream(httpcore.AsyncNetworkStream):
-    """A stream that answers the pool's liveness question cheaply.
-
-    httpcore's pool asks every connection ``get_extra_info("is_readable")`` each time any
-    request is queued or finished; on the anyio backend each answer rebuilds the socket's
-    attribute table (a ``getpeername`` system call and a dict of closures). With 16 kept-
-    alive connections that was a quarter of the profiled CPU of a re-poll of unchanged
-    feeds (docs/performance.md). The raw socket is looked up once here; everything else is
-    passed through.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return ReadableCheckStream(tls)
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info == "is_readable":
-            return socket_readable(self._socket)
-        return self._inner.get_extra_info(info)
-
-
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore backend that connects only to addresses the policy allows."""
 
@@ -177,7 +126,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend | None = None
     ) -> None:
         self.policy = policy
-        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
+        self._inner = inner if inner is not None else AsyncioBackend()
 
     async def connect_tcp(
         self,
@@ -188,14 +137,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         address = await resolve_checked(host, port, self.policy)
-        stream = await self._inner.connect_tcp(
+        return await self._inner.connect_tcp(
             address,
             port,
             timeout=timeout,
             local_address=local_address,
             socket_options=socket_options,
         )
-        return ReadableCheckStream(stream)
 
     async def connect_unix_socket(
         self,

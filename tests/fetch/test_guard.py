@@ -3,7 +3,6 @@ real loopback server with zero bytes reaching it."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 
@@ -208,41 +207,3 @@ def test_through_a_proxy_targets_are_still_vetted(server: LoopbackServer) -> Non
     run(go(allow=True))
     # An HTTP proxy receives the absolute URL: the request went through the proxy.
     assert [r.path for r in server.requests] == ["http://127.0.0.1:9/secret"]
-
-
-def test_streams_answer_the_pools_liveness_check_like_httpcore() -> None:
-    """The wrapped stream's cheap ``is_readable`` agrees with the anyio backend's own answer:
-    idle → not readable; data or EOF waiting → readable (the pool then drops it)."""
-    from aggregator.fetch.guard import ReadableCheckStream, allow_all
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    async def go() -> list[tuple[bool, bool]]:
-        stream = await GuardedBackend(allow_all).connect_tcp("127.0.0.1", port)
-        assert isinstance(stream, ReadableCheckStream)
-        peer, _ = listener.accept()
-        answers = []
-
-        def both() -> tuple[bool, bool]:
-            mine = stream.get_extra_info("is_readable")
-            theirs = stream._inner.get_extra_info("is_readable")
-            return mine, theirs
-
-        answers.append(both())  # idle
-        peer.sendall(b"x")
-        await asyncio.sleep(0.05)
-        answers.append(both())  # data waiting
-        assert await stream.read(1) == b"x"
-        peer.close()
-        await asyncio.sleep(0.05)
-        answers.append(both())  # EOF waiting
-        assert stream.get_extra_info("socket") is stream._socket
-        await stream.aclose()
-        assert stream.get_extra_info("is_readable") is True  # closed: never reused
-        return answers
-
-    try:
-        assert run(go()) == [(False, False), (True, True), (True, True)]
-    finally:
-        listener.close()
