@@ -1,14 +1,22 @@
-"""Shared pieces of the fetch tests: settings, a fixed clock, raw-socket replies."""
+"""Shared pieces of the fetch tests: settings, a fixed clock, raw-socket replies, TLS."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
+import shutil
 import socket
+import ssl
 import struct
-from collections.abc import Coroutine
+import subprocess
+import threading
+from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from aggregator.fetch import Fetcher
 from aggregator.model import FetchRequest, FetchResult, FetchSettings
@@ -63,3 +71,39 @@ def reset_connection(handler: http.server.BaseHTTPRequestHandler) -> None:
     sock = handler.connection
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate and its key for 127.0.0.1, valid one day, made by ``openssl``."""
+    openssl = shutil.which("openssl")
+    if openssl is None:  # pragma: no cover - Debian images have it
+        pytest.skip("the openssl command is needed to make a certificate")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@contextlib.contextmanager
+def tls_server(
+    cert: Path, key: Path, handler: type[http.server.BaseHTTPRequestHandler]
+) -> Iterator[int]:
+    """An HTTPS server on 127.0.0.1 with ``cert``, in a thread; yields its port."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
-import shutil
 import socket
-import ssl
-import subprocess
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +18,16 @@ import pytest
 from aggregator.errors import ErrorClass
 from aggregator.fetch import Fetcher
 from aggregator.model import FetchResult, FetchStatus
-from tests.fetch.helpers import NOW, fetch_once, raw_response, reset_connection, run, settings
+from tests.fetch.helpers import (
+    NOW,
+    fetch_once,
+    raw_response,
+    reset_connection,
+    run,
+    self_signed_certificate,
+    settings,
+    tls_server,
+)
 from tests.fetch.helpers import write_raw as write
 from tests.httpserver import LoopbackServer, Reply, SeenRequest
 
@@ -129,21 +134,7 @@ def test_tls_failure(server: LoopbackServer) -> None:
 def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     """Certificates are verified (the slots' transports share one verifying context): a
     self-signed certificate fails the handshake, and the request is never sent."""
-    openssl = shutil.which("openssl")
-    if openssl is None:  # pragma: no cover - Debian images have it
-        pytest.skip("the openssl command is needed to make a certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-            *("-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    cert, key = self_signed_certificate(tmp_path)
     served: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -157,15 +148,8 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
         def log_message(self, *_args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        result = fetch_once(f"https://127.0.0.1:{httpd.server_address[1]}/feed")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with tls_server(cert, key, Handler) as port:
+        result = fetch_once(f"https://127.0.0.1:{port}/feed")
     _fails(result, ErrorClass.TLS)
     assert "CERTIFICATE_VERIFY_FAILED" in result.error_message
     assert served == []

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import shutil
 import socket
 import ssl
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +21,7 @@ from aggregator.fetch import Fetcher
 from aggregator.fetch.guard import GuardedBackend, allow_all
 from aggregator.fetch.streams import AsyncioBackend, AsyncioStream
 from aggregator.model import FetchRequest, FetchStatus
-from tests.fetch.helpers import run, settings
+from tests.fetch.helpers import run, self_signed_certificate, settings, tls_server
 
 FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 
@@ -152,32 +149,10 @@ def test_a_write_to_a_reset_connection_is_a_write_or_read_error(listener: socket
     run(go())
 
 
-@pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:  # pragma: no cover - Debian images have it
-        pytest.skip("the openssl command is needed to make a certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-            *("-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
-def test_a_feed_is_fetched_over_tls(
-    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_feed_is_fetched_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A whole fetch over HTTPS through the guard and these streams, twice on one kept-alive
     connection, with the certificate verified (trusted here for the test only)."""
-    cert, key = certificate
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(cert, key)
+    cert, key = self_signed_certificate(tmp_path)
     peers: list[int] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -194,28 +169,20 @@ def test_a_feed_is_fetched_over_tls(
         def log_message(self, *_args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.socket = server_context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-
     def trusting(**_kwargs: object) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(cert))
         assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
         return context
 
     monkeypatch.setattr(httpx, "create_ssl_context", trusting)
-    url = f"https://127.0.0.1:{httpd.server_address[1]}/feed"
 
-    async def go() -> list[FetchStatus]:
+    async def go(url: str) -> list[FetchStatus]:
         async with Fetcher(settings(concurrency=1)) as fetcher:
             results = [await fetcher.fetch(FetchRequest(url)) for _ in range(2)]
         assert all(r.body == FEED and r.etag == '"v1"' for r in results)
         return [r.status for r in results]
 
-    try:
-        assert run(go()) == [FetchStatus.OK, FetchStatus.OK]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with tls_server(cert, key, Handler) as port:
+        statuses = run(go(f"https://127.0.0.1:{port}/feed"))
+    assert statuses == [FetchStatus.OK, FetchStatus.OK]
     assert len(peers) == 2 and len(set(peers)) == 1  # the TLS connection was reused
