@@ -87,9 +87,12 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         transport = self._writer.transport
         transport.close()
         # One turn of the loop lets a plain connection's close go out; then drop whatever is
-        # left (a TLS close_notify the peer never answers must not hold us), as anyio does.
-        await asyncio.sleep(0)
-        transport.abort()
+        # left (a TLS close_notify the peer never answers must not hold us), as anyio does,
+        # even when the turn is cut short by a cancellation.
+        try:
+            await asyncio.sleep(0)
+        finally:
+            transport.abort()
 
     async def start_tls(
         self,
