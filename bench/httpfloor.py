@@ -1,14 +1,15 @@
-"""What an unchanged re-poll cannot go below: httpx alone, and the pass's imports.
+"""What an unchanged re-poll through httpx's client cannot go below, and the imports.
 
     python -m bench.httpfloor --feeds 1000 --runs 5
 
 Against the bench server, every feed is fetched once to learn its validators; then, in
 one process and interleaved, each of 1,000 conditional GETs (all answered 304) is sent
 through httpx alone, with nothing of the aggregator around it: ``httpx.AsyncClient`` with
-one client per slot (as the fetcher does) at 16 slots (the default concurrency) and at 4,
-and the synchronous ``httpx.Client`` on one thread. Then the interpreter's start-up with
-the imports of a pass (``python -c "import aggregator.cli, ..."``), in fresh processes.
-Prints the medians and their ratios to the 16-slot figure.
+one client per slot (the fetcher's layout until it called the slots' transports itself) at
+16 slots (the default concurrency) and at 4, and the synchronous ``httpx.Client`` on one
+thread. Then the interpreter's start-up with the imports of a pass (``python -c "import
+aggregator.cli, ..."``), in fresh processes. Prints the medians and their ratios to the
+16-slot figure.
 """
 
 from __future__ import annotations
