@@ -644,9 +644,11 @@ def rebuild(config_path: Path) -> None:
         return
     try:
         store = open_store(settings)
+        writer = ArticleWriter(settings.output_dir)
         try:
-            report = rebuild_articles(store, ArticleWriter(settings.output_dir), settings)
+            report = rebuild_articles(store, writer, settings)
         finally:
+            writer.close()  # removes its staging folder once empty
             store.close()
     except ConfigError as err:
         _fail(str(err), EXIT_CONFIG)

@@ -185,6 +185,7 @@ def test_rebuild_applies_new_settings_and_spares_edited_files(
         "Rebuild: 2 articles, 1 rewritten, 0 unchanged, 1 left alone (edited), 0 missing",
     ]
     assert len(server.requests) == requests
+    assert sorted(p.name for p in out.iterdir()) == sorted([FIRST, SECOND])  # nothing else
     assert (out / FIRST).read_bytes() == (DATA / "expected" / "en_000_unifying-io.md").read_bytes()
     assert edited.read_bytes() == edited_bytes
     # Rebuilt files are ours again: a second rebuild finds nothing to do.
