@@ -66,10 +66,7 @@ def parse_feed(
     """
     if not body.strip():
         raise ParseError(url, ErrorClass.PARSE, "empty body")
-    response_headers = {"content-location": url}
-    for name in _PASSED_HEADERS:
-        if headers and name in headers:
-            response_headers[name] = headers[name]
+    response_headers = feedparser_headers(url, headers)
     scan = None
     known_keys = known_items or frozenset()
     if known_items is not None:
@@ -103,6 +100,16 @@ def parse_feed(
     if not strict or len(parsed.entries) != len(kept):
         return parsed  # no keys: next time it is parsed whole again
     return replace(parsed, item_keys=keys)
+
+
+def feedparser_headers(url: str, headers: Mapping[str, str] | None) -> dict[str, str]:
+    """What feedparser is told of a response: the document's URL (the base of its relative
+    links) and those of ``headers`` (lower-case names) that change how it reads it."""
+    response_headers = {"content-location": url}
+    for name in _PASSED_HEADERS:
+        if headers and name in headers:
+            response_headers[name] = headers[name]
+    return response_headers
 
 
 def _parse_cut(
@@ -369,4 +376,4 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-__all__ = ["FEEDPARSER_OPTIONS", "parse_feed"]
+__all__ = ["FEEDPARSER_OPTIONS", "feedparser_headers", "parse_feed"]

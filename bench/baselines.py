@@ -76,11 +76,11 @@ def run_reader(urls: list[str], db: str, workers: int) -> dict[str, object]:
 
 def _download(url: str) -> tuple[bytes, dict[str, str]]:
     """The body and the headers feedparser is given by ``aggregator.parse.parse_feed``."""
+    from aggregator.parse import feedparser_headers
+
     with urllib.request.urlopen(url, timeout=60) as response:
-        headers = {"content-location": url}
-        if content_type := response.headers.get("content-type"):
-            headers["content-type"] = content_type
-        return response.read(), headers
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return response.read(), feedparser_headers(url, headers)
 
 
 def _parse_count(document: tuple[bytes, dict[str, str]]) -> tuple[int, bool]:
