@@ -137,3 +137,21 @@ def test_httpfloor_times_every_way(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.count(" s  (") == 4, out
     assert "16 slots" in out and "imports" in out
+
+
+def test_a_first_ingest_run_moves_the_previous_articles_aside(tmp_path: Path) -> None:
+    """bench.ab deletes no article right before a run: freed inodes slow file creation."""
+    from bench.ab import _fresh
+
+    for n in range(2):
+        (tmp_path / "articles").mkdir()
+        (tmp_path / "articles" / f"run-{n}.md").write_text("x")
+        (tmp_path / "aggregator.db").write_text("db")
+        _fresh(tmp_path, articles=True)
+        assert not (tmp_path / "articles").exists()
+        assert not (tmp_path / "aggregator.db").exists()
+    kept = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.md"))
+    assert kept == ["set-aside/articles-0/run-0.md", "set-aside/articles-1/run-1.md"]
+    (tmp_path / "articles").mkdir()
+    _fresh(tmp_path)  # a re-poll keeps the folder as the last run left it
+    assert (tmp_path / "articles").is_dir()
