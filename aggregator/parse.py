@@ -37,6 +37,10 @@ from aggregator.model import Enclosure, MediaItem, ParsedEntry, ParsedFeed, Text
 FEEDPARSER_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": False}
 
 
+#: Longest base and relative URI together whose check is remembered (aggregator.parse).
+_REMEMBERED_URI_CHARS = 4096
+
+
 def _remember_base_uri_checks() -> None:
     """Answer feedparser's base-URI check from memory.
 
@@ -45,8 +49,10 @@ def _remember_base_uri_checks() -> None:
     seldom changes: a first parse of a bench feed takes 0.86 x the time without it. The
     check is a pure function of its two strings and of
     ``feedparser.urls.ACCEPTABLE_URI_SCHEMES``, so its answers are kept (256 of them,
-    forgotten if that tuple is replaced). Left alone when feedparser's internals are not
-    the ones this was written against (docs/design.md).
+    forgotten if that tuple is replaced). Only for URIs of up to ``_REMEMBERED_URI_CHARS``:
+    a hostile document's megabyte-long ``xml:base`` values must not stay in a parse
+    process's memory after it. Left alone when feedparser's internals are not the ones
+    this was written against (docs/design.md).
     """
     original = getattr(feedparser.mixin, "make_safe_absolute_uri", None)
     if original is None or original is not feedparser.urls.make_safe_absolute_uri:
@@ -59,9 +65,11 @@ def _remember_base_uri_checks() -> None:
             schemes[0] = feedparser.urls.ACCEPTABLE_URI_SCHEMES
             cached.cache_clear()
         try:
-            return cached(base, rel)  # type: ignore[no-any-return]
-        except TypeError:  # an unhashable argument: not from feedparser's own calls
-            return original(base, rel)  # type: ignore[no-any-return]
+            if len(base) + len(rel or "") <= _REMEMBERED_URI_CHARS:
+                return cached(base, rel)  # type: ignore[no-any-return]
+        except TypeError:  # an unhashable or unsized argument: not from feedparser's calls
+            pass
+        return original(base, rel)  # type: ignore[no-any-return]
 
     make_safe_absolute_uri.cache = cached  # type: ignore[attr-defined]
     feedparser.mixin.make_safe_absolute_uri = make_safe_absolute_uri

@@ -90,3 +90,21 @@ def test_new_accepted_schemes_forget_the_answers(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(feedparser.urls, "ACCEPTABLE_URI_SCHEMES", ("http",))
     assert check("https://example.com/", "https://example.com/a") == ""
     assert ORIGINAL("https://example.com/", "https://example.com/a") == ""
+
+
+def test_a_long_base_is_checked_but_not_remembered() -> None:
+    memo: Any = feedparser.mixin.make_safe_absolute_uri
+    long_base = "https://example.com/" + "a" * 1_000_000 + "/"
+    parsed = parse_feed(_atom(long_base), url=URL)
+    assert parsed.entries[0].link == long_base + "item/1"
+    assert parsed.entries[1].link == "https://example.com/news/item/2"
+    # A hostile document's megabyte-long xml:base must not stay in memory after it: its
+    # checks do not go through the memory at all (neither kept nor looked up).
+    before = memo.cache.cache_info()
+    assert memo(long_base, long_base) == long_base
+    assert memo("javascript:" + "a" * 5000, None) == ""
+    after = memo.cache.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)
+    assert memo("https://example.com/", "https://example.com/b") == "https://example.com/b"
+    short = memo.cache.cache_info()
+    assert short.hits + short.misses == before.hits + before.misses + 1
