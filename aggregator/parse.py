@@ -37,7 +37,7 @@ from aggregator.model import Enclosure, MediaItem, ParsedEntry, ParsedFeed, Text
 FEEDPARSER_OPTIONS: dict[str, Any] = {"sanitize_html": False, "resolve_relative_uris": False}
 
 
-#: Longest base and relative URI together whose check is remembered (aggregator.parse).
+#: Longest base and relative URI together whose check is remembered.
 _REMEMBERED_URI_CHARS = 4096
 
 
@@ -58,11 +58,12 @@ def _remember_base_uri_checks() -> None:
     if original is None or original is not feedparser.urls.make_safe_absolute_uri:
         return
     cached = functools.lru_cache(maxsize=256)(original)
-    schemes = [feedparser.urls.ACCEPTABLE_URI_SCHEMES]
+    schemes = feedparser.urls.ACCEPTABLE_URI_SCHEMES  # those the kept answers were made with
 
     def make_safe_absolute_uri(base: str, rel: str | None = None) -> str:
-        if feedparser.urls.ACCEPTABLE_URI_SCHEMES is not schemes[0]:
-            schemes[0] = feedparser.urls.ACCEPTABLE_URI_SCHEMES
+        nonlocal schemes
+        if feedparser.urls.ACCEPTABLE_URI_SCHEMES is not schemes:
+            schemes = feedparser.urls.ACCEPTABLE_URI_SCHEMES
             cached.cache_clear()
         try:
             if len(base) + len(rel or "") <= _REMEMBERED_URI_CHARS:
