@@ -141,8 +141,9 @@ def test_httpfloor_times_every_way(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert httpfloor.main(["--feeds", "3", "--runs", "1"]) == 0
     out = capsys.readouterr().out
-    assert out.count(" s  (") == 4, out
+    assert out.count(" s  (") == 6, out
     assert "16 slots" in out and "imports" in out
+    assert "slot transports" in out and "Fetcher" in out
 
 
 def test_a_first_ingest_run_moves_the_previous_articles_aside(tmp_path: Path) -> None:

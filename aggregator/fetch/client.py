@@ -33,7 +33,7 @@ from aggregator.fetch.guard import (
     AddressPolicy,
     DNSFailure,
     allow_all,
-    build_guarded_transport,
+    build_proxy_transport,
     resolve_checked,
     strict_policy,
 )
@@ -44,6 +44,7 @@ from aggregator.fetch.policy import (
     permanent_target,
 )
 from aggregator.fetch.screen import declares_entities
+from aggregator.fetch.wire import SlotTransport
 from aggregator.model import FetchRequest, FetchResult, FetchSettings, FetchStatus, Redirect
 
 __all__ = ["FEED_ACCEPT", "PAGE_ACCEPT", "PAGE_DEADLINE_SECONDS", "Fetcher", "utcnow"]
@@ -59,8 +60,8 @@ DRAIN_LIMIT = 64 * 1024  # unwanted bodies (304, redirects, errors) read to reus
 PAGE_DEADLINE_SECONDS = 15.0
 _POOL_TIMEOUT_SECONDS = 5.0
 _HEAD_END = b"</head>"
-# A slot's pool serves one exchange at a time; it keeps a few idle connections (to the
-# hosts the slot served last) for reuse.
+# Through a proxy, a slot's httpx pool serves one exchange at a time; it keeps a few idle
+# connections for reuse, as a slot transport does (``wire.MAX_IDLE``).
 _SLOT_LIMITS = httpx.Limits(max_connections=5, max_keepalive_connections=4)
 
 
@@ -122,13 +123,12 @@ class _HostState:
 class _Slots:
     """The global limit as numbered slots; the fetcher gives each slot its own connections.
 
-    httpcore's pool re-checks every connection it holds each time a request is queued or
-    finishes, and one check counts all of them again for each idle one: quadratic in the
-    pool's size. At the default concurrency of 16, 1,000 conditional GETs answered 304 took
-    1.60-1.88 s through one pool and 0.98-1.14 s through one pool per slot (plain httpx,
-    medians of 5, docs/performance.md). A slot serves one exchange at a time, so its pool
-    stays small. A free slot last used for the same host is taken first, so a kept-alive
-    connection is reused rather than another one opened to that host.
+    A slot serves one exchange at a time, so its transport (``wire.SlotTransport``) needs no
+    pool: no queue, no locks, a few idle connections at most. (One httpcore pool shared by
+    all slots re-checked every connection it held each time a request was queued or
+    finished: quadratic in the pool's size; docs/performance.md.) A free slot last used
+    for the same host is taken first, so a kept-alive connection is reused rather than
+    another one opened to that host.
     """
 
     def __init__(self, count: int) -> None:
@@ -174,11 +174,12 @@ class _Outcome:
 
 
 async def _drain(response: httpx.Response, limit: int = DRAIN_LIMIT) -> None:
-    """Read a small unwanted body to its end, so the connection goes back to the pool.
+    """Read a small unwanted body to its end, so the connection can be reused.
 
-    httpcore reuses a connection only once its response was read to the end: unread, every
-    304 of a re-poll cost a new TCP connection (measured: 1,000 connects for 1,000 feeds).
-    A larger body is not worth reading; its connection is closed instead.
+    A connection is reused only once its response was read to the end (h11's states, and
+    httpcore's the same): unread, every 304 of a re-poll cost a new TCP connection
+    (measured: 1,000 connects for 1,000 feeds). A larger body is not worth reading; its
+    connection is closed instead.
     """
     if response.is_stream_consumed:
         return
@@ -190,7 +191,7 @@ async def _drain(response: httpx.Response, limit: int = DRAIN_LIMIT) -> None:
 
 
 class Fetcher:
-    """Fetch feeds and article pages politely; one httpx transport (pool) per global slot."""
+    """Fetch feeds and article pages politely; one httpx transport per global slot."""
 
     def __init__(
         self,
@@ -216,15 +217,16 @@ class Fetcher:
             "User-Agent": settings.user_agent or USER_AGENT,
             "Accept-Encoding": ACCEPT_ENCODING,
         }
-        # httpcore reads its connect, read, write and pool timeouts from each request.
+        # The transports read their connect, read and write timeouts (and httpcore, through a
+        # proxy, its pool timeout) from each request.
         self._timeouts = httpx.Timeout(
             connect=settings.connect_timeout_seconds,
             read=settings.read_timeout_seconds,
             write=settings.read_timeout_seconds,
             pool=_POOL_TIMEOUT_SECONDS,
         ).as_dict()
-        # One transport (and connection pool) per global slot, made when the slot is first
-        # used; an injected transport (tests) serves every slot.
+        # One transport per global slot, made when the slot is first used; an injected
+        # transport (tests) serves every slot.
         self._transports: list[httpx.AsyncBaseTransport | None] = [None] * concurrency
         self._ssl_context: ssl.SSLContext | None = None
         if transport is not None:
@@ -237,14 +239,16 @@ class Fetcher:
     def _transport_for(self, slot: int) -> httpx.AsyncBaseTransport:
         transport = self._transports[slot]
         if transport is None:
-            # The proxy, if any, is explicit on the transport: environment proxies would
-            # bypass the guard, and are never read.
-            transport = self._transports[slot] = build_guarded_transport(
-                self._policy,
-                proxy=self._settings.proxy,
-                ssl_context=self._ssl_context,
-                limits=_SLOT_LIMITS,
-            )
+            assert self._ssl_context is not None
+            if self._settings.proxy is None:
+                transport = SlotTransport(self._policy, self._ssl_context)
+            else:
+                # The proxy is explicit on the transport: environment proxies would bypass
+                # the guard, and are never read.
+                transport = build_proxy_transport(
+                    self._settings.proxy, ssl_context=self._ssl_context, limits=_SLOT_LIMITS
+                )
+            self._transports[slot] = transport
         return transport
 
     async def __aenter__(self) -> Fetcher:

@@ -1,10 +1,10 @@
 """The SSRF guard: resolve, check every address, then connect to the vetted one.
 
-Why at connect time, inside httpcore's network backend: a check on the URL before the
-request is defeated by DNS rebinding and by redirects; the backend sees the exact address
-it is about to connect to, on every hop (POLITENESS_AND_SECURITY.md 2.5, after Miniflux's
-dialer ``Control`` callback). TLS SNI and certificate checks still use the URL's host name,
-because httpcore takes ``server_hostname`` from the origin, not from the socket.
+Why at connect time, in the slot transport's connect (``fetch.wire``): a check on the URL
+before the request is defeated by DNS rebinding and by redirects; the connect sees the
+exact address it is about to use, on every hop (POLITENESS_AND_SECURITY.md 2.5, after
+Miniflux's dialer ``Control`` callback). TLS SNI and certificate checks still use the URL's
+host name.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-import typing
 from collections.abc import Callable, Iterable
 
-import httpcore
 import httpx
 
 from aggregator.errors import AggregatorError
-from aggregator.fetch.streams import AsyncioBackend
 
 # httpx's own default for a transport built without ``limits``.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -29,10 +26,10 @@ __all__ = [
     "AddressBlocked",
     "AddressPolicy",
     "DNSFailure",
-    "GuardedBackend",
     "allow_all",
-    "build_guarded_transport",
+    "build_proxy_transport",
     "is_public_address",
+    "resolve_checked",
     "strict_policy",
 ]
 
@@ -119,63 +116,22 @@ async def resolve_checked(host: str, port: int, policy: AddressPolicy) -> str:
     return _check(host, (str(info[4][0]) for info in infos), policy)
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore backend that connects only to addresses the policy allows."""
-
-    def __init__(
-        self, policy: AddressPolicy, inner: httpcore.AsyncNetworkBackend | None = None
-    ) -> None:
-        self.policy = policy
-        self._inner = inner if inner is not None else AsyncioBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        address = await resolve_checked(host, port, self.policy)
-        return await self._inner.connect_tcp(
-            address,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise AddressBlocked("unix sockets are not fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def build_guarded_transport(
-    policy: AddressPolicy,
+def build_proxy_transport(
+    proxy: str,
     *,
-    proxy: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     limits: httpx.Limits | None = None,
 ) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connection pool uses :class:`GuardedBackend`.
+    """httpx's own transport, for requests through ``proxy``.
 
-    httpx 0.28 has no public ``network_backend`` argument (encode/httpx#3749), so the pool's
-    private ``_network_backend`` is replaced; the pins in pyproject.toml and
-    ``tests/fetch/test_guard.py::test_private_attribute_still_exists`` keep that honest.
-    With a proxy the socket goes to the proxy, which the operator chose; the fetcher then
-    vets each target host itself before the request (see ``Fetcher``).
+    Through a proxy the socket goes to the proxy, which the operator chose; the fetcher
+    then vets each target host itself before the request (see ``Fetcher``). Environment
+    proxies are never read (``trust_env=False``): they would bypass the guard.
 
     ``ssl_context``: share one between transports (building one loads the CA bundle, 50 ms
     here); by default httpx builds a verifying one, as ``create_ssl_context`` does.
     """
-    transport = httpx.AsyncHTTPTransport(
+    return httpx.AsyncHTTPTransport(
         verify=ssl_context if ssl_context is not None else True,
         proxy=proxy,
         retries=0,
@@ -184,9 +140,3 @@ def build_guarded_transport(
         trust_env=False,
         limits=limits if limits is not None else DEFAULT_LIMITS,
     )
-    pool = transport._pool
-    if not hasattr(pool, "_network_backend"):  # pragma: no cover - caught by the pin test
-        raise RuntimeError("httpcore moved AsyncConnectionPool._network_backend")
-    if proxy is None:
-        pool._network_backend = GuardedBackend(policy)
-    return transport

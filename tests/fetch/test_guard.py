@@ -6,13 +6,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-import httpcore
 import httpx
 import pytest
 
 from aggregator.errors import ErrorClass
 from aggregator.fetch import AddressPolicy, Fetcher, is_public_address
-from aggregator.fetch.guard import GuardedBackend, build_guarded_transport
+from aggregator.fetch.wire import SlotTransport
 from aggregator.model import FetchRequest, FetchResult, FetchSettings, FetchStatus
 from tests.fetch.helpers import run
 from tests.httpserver import LoopbackServer
@@ -55,15 +54,6 @@ FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 )
 def test_address_policy_table(address: str, public: bool) -> None:
     assert is_public_address(ipaddress.ip_address(address)) is public
-
-
-def test_private_attribute_still_exists() -> None:
-    """Fails loudly if httpx/httpcore move the pool's network backend (pinned in pyproject)."""
-    transport = build_guarded_transport(is_public_address)
-    pool = transport._pool
-    assert isinstance(pool, httpcore.AsyncConnectionPool)
-    assert isinstance(pool._network_backend, GuardedBackend)
-    assert hasattr(httpcore.AsyncConnectionPool(), "_network_backend")
 
 
 def _strict_fetch(urls: list[str], policy: AddressPolicy | None = None) -> list[FetchResult]:
@@ -168,11 +158,14 @@ def test_allow_private_networks_only_disables_the_address_check(
     assert scheme.error_class is ErrorClass.BLOCKED
 
 
-def test_backend_refuses_unix_sockets() -> None:
-    async def go() -> None:
-        await GuardedBackend(is_public_address).connect_unix_socket("/tmp/x.sock")
+def test_the_slot_transport_speaks_only_http_and_https() -> None:
+    """Below the fetcher's own scheme check, the transport refuses other schemes too."""
 
-    with pytest.raises(Exception, match="unix sockets"):
+    async def go() -> None:
+        transport = SlotTransport(is_public_address, httpx.create_ssl_context())
+        await transport.handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/feed"))
+
+    with pytest.raises(httpx.UnsupportedProtocol, match="ftp"):
         run(go())
 
 
