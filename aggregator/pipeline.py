@@ -270,6 +270,7 @@ class Pipeline:
         self.worker_id = worker_id
         self._executor_factory = executor_factory
         self._executor: Executor | None = None
+        self._executor_wanted = False
         self.batch_size = batch_size or settings.daemon.batch_size
         self.feed_lease = timedelta(seconds=settings.daemon.feed_lease_seconds)
         self.entry_lease = timedelta(seconds=settings.daemon.entry_lease_seconds)
@@ -609,6 +610,9 @@ class Pipeline:
             known,
             context,
         )
+        if self._executor is None and self._executor_wanted:
+            assert self._executor_factory is not None
+            self._executor = self._executor_factory()
         if self._executor is None:
             # Off the event loop: a hostile 10 MB document takes seconds to parse, and the
             # other feeds' fetch deadlines must not run out meanwhile.
@@ -617,18 +621,17 @@ class Pipeline:
         return await loop.run_in_executor(self._executor, parse_and_extract, *args)
 
     def _use_executor_for(self, batch_size: int) -> None:
-        """Start the parse processes once a batch is big enough to repay their start-up.
+        """Use parse processes once a batch is big enough to repay their start-up.
 
         Parsing holds the GIL (feedparser is pure Python on expat): done on the event loop's
         thread it starved the fetches and the write threads (measured: 18 ms a file write
-        instead of 1 ms). In worker processes it runs on every core.
+        instead of 1 ms). In worker processes it runs on every core. They are started by
+        the first document to parse, not here: a pass whose feeds all answer 304 parses
+        nothing, and making the pool alone started multiprocessing's resource tracker (a
+        second interpreter) and loaded the forkserver's modules.
         """
-        if (
-            self._executor is None
-            and self._executor_factory is not None
-            and batch_size >= POOL_MIN_BATCH
-        ):
-            self._executor = self._executor_factory()
+        if self._executor_factory is not None and batch_size >= POOL_MIN_BATCH:
+            self._executor_wanted = True
 
     def close(self) -> None:
         """Stop the parse processes and the store threads, if any were started."""

@@ -70,3 +70,41 @@ def test_a_pass_of_unchanged_feeds_loads_no_parser(tmp_path: Path, server: Loopb
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["['not_modified']", "[]"]
+
+
+def test_parse_processes_start_with_the_first_document_to_parse(
+    tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch big enough for the pool makes it wanted, but a pass whose feeds all answer
+    304 never starts it: making the pool alone started multiprocessing's resource tracker
+    (a second interpreter)."""
+    from concurrent.futures import Executor, ThreadPoolExecutor
+
+    from aggregator import wiring
+    from aggregator.pipeline import POOL_MIN_BATCH
+
+    started: list[Executor] = []
+
+    def counting() -> Executor:
+        started.append(ThreadPoolExecutor(1))  # parses as the processes would, in-process
+        return started[-1]
+
+    monkeypatch.setattr(wiring, "parse_processes", counting)
+    body = (DATA / "interventional_news.xml").read_bytes()
+    feeds = []
+    for i in range(POOL_MIN_BATCH):
+        server.feed(f"/feed{i}.xml", body)
+        feeds.append({"name": f"F{i}", "url": server.url(f"/feed{i}.xml")})
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(write_config(tmp_path, feeds), environ={})
+
+    async def one_pass() -> list[str]:
+        async with open_pipeline(settings) as pipeline:
+            result = await pipeline.run_pass(force=True)
+        return sorted({f.outcome for f in result.feeds})
+
+    # The first feed's articles are new; the others carry the same ones (deduplicated).
+    assert asyncio.run(one_pass()) == ["new", "unchanged"]
+    assert len(started) == 1
+    assert asyncio.run(one_pass()) == ["not_modified"]
+    assert len(started) == 1
