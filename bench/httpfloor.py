@@ -67,8 +67,7 @@ async def async_slots(urls: list[str], headers: dict[str, dict[str, str]], slots
 
 
 async def slot_transports(urls: list[str], headers: dict[str, dict[str, str]], slots: int) -> None:
-    context = httpx.create_ssl_context(trust_env=False)
-    transports = [SlotTransport(allow_all, context) for _ in range(slots)]
+    transports = [SlotTransport(allow_all, httpx.create_ssl_context) for _ in range(slots)]
     timeouts = httpx.Timeout(10.0).as_dict()
     queue = list(urls)
 

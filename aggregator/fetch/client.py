@@ -15,7 +15,6 @@ Every feed-level problem comes back as a ``FetchResult`` value, never as an exce
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -136,15 +135,15 @@ class _Slots:
         self._last_host: dict[int, str] = {}
         self._available = asyncio.Semaphore(count)
 
-    @contextlib.asynccontextmanager
-    async def take(self, host: str) -> AsyncIterator[int]:
-        async with self._available:
-            slot = self._pick(host)
-            try:
-                yield slot
-            finally:
-                self._last_host[slot] = host
-                self._free.append(slot)
+    async def take(self, host: str) -> int:
+        """A free slot, once there is one; give it back with :meth:`give_back`."""
+        await self._available.acquire()
+        return self._pick(host)
+
+    def give_back(self, slot: int, host: str) -> None:
+        self._last_host[slot] = host
+        self._free.append(slot)
+        self._available.release()
 
     def _pick(self, host: str) -> int:
         for i in range(len(self._free) - 1, -1, -1):
@@ -231,22 +230,24 @@ class Fetcher:
         self._ssl_context: ssl.SSLContext | None = None
         if transport is not None:
             self._transports = [transport] * concurrency
-        else:
-            # What httpx builds by default (certifi's CA bundle, verifying), built once
-            # (50 ms here) and shared by the slots' transports.
+
+    def _tls(self) -> ssl.SSLContext:
+        """What httpx builds by default (certifi's CA bundle, verifying), built once, when
+        first needed (20-50 ms here), and shared by the slots' transports."""
+        if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context(trust_env=False)
+        return self._ssl_context
 
     def _transport_for(self, slot: int) -> httpx.AsyncBaseTransport:
         transport = self._transports[slot]
         if transport is None:
-            assert self._ssl_context is not None
             if self._settings.proxy is None:
-                transport = SlotTransport(self._policy, self._ssl_context)
+                transport = SlotTransport(self._policy, self._tls)
             else:
                 # The proxy is explicit on the transport: environment proxies would bypass
                 # the guard, and are never read.
                 transport = build_proxy_transport(
-                    self._settings.proxy, ssl_context=self._ssl_context, limits=_SLOT_LIMITS
+                    self._settings.proxy, ssl_context=self._tls(), limits=_SLOT_LIMITS
                 )
             self._transports[slot] = transport
         return transport
@@ -374,20 +375,28 @@ class Fetcher:
             visited.add(following)
             current = following
 
-    @contextlib.asynccontextmanager
-    async def _host_slot(self, host: str) -> AsyncIterator[None]:
-        """At most ``per_host_concurrency`` exchanges in flight, starts spaced by the delay."""
+    async def _host_turn(self, host: str) -> asyncio.Semaphore:
+        """Wait for the host's turn: at most ``per_host_concurrency`` exchanges in flight,
+        starts spaced by the delay. Returns the semaphore to release when done.
+
+        Plain awaits, not an async context manager: this runs for every exchange, and an
+        async generator per call cost a measurable part of a re-poll (docs/performance.md).
+        """
         state = self._hosts.get(host)
         if state is None:
             state = _HostState(asyncio.Semaphore(max(1, self._settings.per_host_concurrency)))
             self._hosts[host] = state
-        async with state.slots:
+        await state.slots.acquire()
+        try:
             now = asyncio.get_running_loop().time()
             start = max(now, state.next_start)
             state.next_start = start + self._settings.per_host_delay_seconds
             if start > now:
                 await asyncio.sleep(start - now)
-            yield
+        except BaseException:
+            state.slots.release()
+            raise
+        return state.slots
 
     async def _exchange(
         self,
@@ -401,24 +410,32 @@ class Fetcher:
     ) -> _Exchange:
         # Queue per host first, then take a global slot: a busy host's waiting fetches do
         # not hold global slots that other hosts could use.
-        async with self._host_slot(url.host), self._global.take(url.host) as slot:
-            transport = self._transport_for(slot)
-            # The deadline covers DNS, connect, headers and body: a header drip cannot
-            # outlive it (httpx's read timeout is per socket read).
-            async with asyncio.timeout(deadline):
-                if self._precheck:
-                    await resolve_checked(url.host, url.port or 443, self._policy)
-                request = httpx.Request(
-                    "GET",
-                    url,
-                    headers={**self._headers, **headers},
-                    extensions={"timeout": self._timeouts},
-                )
-                response = await transport.handle_async_request(request)
-                try:
-                    return await self._read(response, max_raw, max_decoded, page)
-                finally:
-                    await response.aclose()
+        host = url.host
+        host_slots = await self._host_turn(host)
+        try:
+            slot = await self._global.take(host)
+            try:
+                transport = self._transport_for(slot)
+                # The deadline covers DNS, connect, headers and body: a header drip cannot
+                # outlive it (httpx's read timeout is per socket read).
+                async with asyncio.timeout(deadline):
+                    if self._precheck:
+                        await resolve_checked(host, url.port or 443, self._policy)
+                    request = httpx.Request(
+                        "GET",
+                        url,
+                        headers={**self._headers, **headers},
+                        extensions={"timeout": self._timeouts},
+                    )
+                    response = await transport.handle_async_request(request)
+                    try:
+                        return await self._read(response, max_raw, max_decoded, page)
+                    finally:
+                        await response.aclose()
+            finally:
+                self._global.give_back(slot, host)
+        finally:
+            host_slots.release()
 
     async def _read(
         self, response: httpx.Response, max_raw: int, max_decoded: int, page: bool

@@ -26,7 +26,7 @@ import asyncio
 import select
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import h11
 import httpx
@@ -163,13 +163,22 @@ class _Body(httpx.AsyncByteStream):
 class SlotTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 to any origin, one exchange at a time, under the address policy."""
 
-    def __init__(self, policy: AddressPolicy, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, policy: AddressPolicy, tls: Callable[[], ssl.SSLContext]) -> None:
+        """``tls`` gives the TLS context, when the first https origin is met: building one
+        loads the CA bundle (20-50 ms), which a pass over plain-http feeds never needs."""
         self._policy = policy
-        # httpcore sets this on the context it is given, for every TLS connection.
-        ssl_context.set_alpn_protocols(["http/1.1"])
-        self._ssl_context = ssl_context
+        self._tls = tls
+        self._ssl_context: ssl.SSLContext | None = None
         self._idle: list[_Connection] = []
         self._busy: _Connection | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        context = self._ssl_context
+        if context is None:
+            context = self._ssl_context = self._tls()
+            # httpcore sets this on the context it is given, for every TLS connection.
+            context.set_alpn_protocols(["http/1.1"])
+        return context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -238,7 +247,7 @@ class SlotTransport(httpx.AsyncBaseTransport):
         scheme, host, port = origin
         # DNS is under the fetcher's deadline, not the connect timeout (as through httpcore).
         address = await resolve_checked(host, port, self._policy)
-        tls = self._ssl_context if scheme == "https" else None
+        tls = self._context() if scheme == "https" else None
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(

@@ -162,7 +162,7 @@ def test_the_slot_transport_speaks_only_http_and_https() -> None:
     """Below the fetcher's own scheme check, the transport refuses other schemes too."""
 
     async def go() -> None:
-        transport = SlotTransport(is_public_address, httpx.create_ssl_context())
+        transport = SlotTransport(is_public_address, httpx.create_ssl_context)
         await transport.handle_async_request(httpx.Request("GET", "ftp://127.0.0.1/feed"))
 
     with pytest.raises(httpx.UnsupportedProtocol, match="ftp"):

@@ -88,7 +88,7 @@ def timeouts(read: float = 5.0) -> dict[str, float]:
 
 
 def transport() -> SlotTransport:
-    return SlotTransport(allow_all, httpx.create_ssl_context())
+    return SlotTransport(allow_all, httpx.create_ssl_context)
 
 
 async def get(slot: SlotTransport, url: str, *, read: float = 5.0) -> tuple[int, bytes]:
@@ -114,6 +114,24 @@ def test_kept_alive_connections_are_reused() -> None:
 
     server = run(go())
     assert server.connections == 1 and len(set(server.peers)) == 1
+
+
+def test_plain_http_never_builds_the_tls_context() -> None:
+    """Building one loads the CA bundle (20-50 ms): only an https origin asks for it."""
+    built: list[ssl.SSLContext] = []
+
+    def tls() -> ssl.SSLContext:
+        built.append(httpx.create_ssl_context())
+        return built[-1]
+
+    async def go() -> None:
+        async with Scripted([OK]) as server:
+            slot = SlotTransport(allow_all, tls)
+            assert await get(slot, server.url()) == (200, b"ok")
+            await slot.aclose()
+
+    run(go())
+    assert built == []
 
 
 def test_the_request_head_is_httpxs_headers_in_order() -> None:
@@ -308,7 +326,7 @@ def test_a_refused_connection_is_a_connect_error() -> None:
 def test_the_guard_refuses_before_connecting() -> None:
     async def go() -> Scripted:
         async with Scripted([OK]) as server:
-            slot = SlotTransport(is_public_address, httpx.create_ssl_context())
+            slot = SlotTransport(is_public_address, httpx.create_ssl_context)
             with pytest.raises(AddressBlocked, match=r"non-public address 127\.0\.0\.1"):
                 await get(slot, server.url())
         return server
