@@ -28,6 +28,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    String,
     all_,
     and_,
     bindparam,
@@ -126,6 +127,10 @@ class Store:
         self._write_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self._dialect == "sqlite" else contextlib.nullcontext()
         )
+        # Statements built once per shape, their values bound at execution (``_claim_query``,
+        # ``record_polls``).
+        self._claim_queries: dict[tuple[bool, bool, bool], Any] = {}
+        self._poll_updates: dict[tuple[str, ...], Any] = {}
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -238,25 +243,48 @@ class Store:
         exclude_ids: Iterable[int] = (),
     ) -> list[FeedForUpdate]:
         """Claim up to ``limit`` due feeds (or, with ``force``, any unclaimed feed)."""
-        query = _due_query(
-            now, keys=keys, force=force, exclude_ids=exclude_ids, dialect=self._dialect
-        ).limit(limit)
-        if self._dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        excluded = list(exclude_ids)
+        query = self._claim_query(force=force, keys=keys is not None, excluded=bool(excluded))
+        params: dict[str, Any] = {"now": now, "limit": limit}
+        if keys is not None:
+            params["keys"] = list(keys)
+        if excluded:
+            params["excluded_ids"] = _excluded_value(excluded, self._dialect)
 
         def work() -> list[FeedForUpdate]:
             with self._begin() as conn:
-                rows = conn.execute(query).all()
+                rows = conn.execute(query, params).all()
                 if not rows:
                     return []
                 conn.execute(
-                    update(feeds)
-                    .where(feeds.c.id.in_([r.id for r in rows]))
-                    .values(claimed_until=now + lease, claimed_by=worker)
+                    _CLAIM,
+                    {
+                        "ids": [r.id for r in rows],
+                        "until": now + lease,
+                        "worker": worker,
+                    },
                 )
             return [_for_update(r) for r in rows]
 
         return self._guard(work)
+
+    def _claim_query(self, *, force: bool, keys: bool, excluded: bool) -> Any:
+        """The claim's SELECT, built once per shape: its values are bound at execution.
+
+        Building the statement again for every claim, and SQLAlchemy computing its cache
+        key again, was most of a claim's CPU (2.5 ms a claim, 34 claims in a re-poll of
+        1,000 feeds, on the store threads, holding the GIL the event loop needs).
+        """
+        shape = (force, keys, excluded)
+        query = self._claim_queries.get(shape)
+        if query is None:
+            query = _due_statement(
+                force=force, keys=keys, excluded=excluded, dialect=self._dialect
+            ).limit(bindparam("limit", type_=Integer))
+            if self._dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            self._claim_queries[shape] = query
+        return query
 
     def due_feeds(
         self, *, now: datetime, keys: Iterable[str] | None = None, force: bool = False
@@ -307,16 +335,21 @@ class Store:
         def work() -> None:
             with self._begin() as conn:
                 for columns, rows in plain.items():
-                    statement = (
-                        update(feeds)
-                        .where(feeds.c.id == bindparam("_feed_id"))
-                        .values({c: bindparam(f"_{c}", type_=feeds.c[c].type) for c in columns})
-                    )
-                    conn.execute(statement, rows)
+                    conn.execute(self._poll_update(columns), rows)
                 for intent, values in moved:
                     self._record_moved(conn, intent, values)
 
         self._guard(work)
+
+    def _poll_update(self, columns: tuple[str, ...]) -> Any:
+        statement = self._poll_updates.get(columns)
+        if statement is None:
+            statement = self._poll_updates[columns] = (
+                update(feeds)
+                .where(feeds.c.id == bindparam("_feed_id"))
+                .values({c: bindparam(f"_{c}", type_=feeds.c[c].type) for c in columns})
+            )
+        return statement
 
     @staticmethod
     def _record_moved(conn: Connection, intent: FeedUpdateIntent, values: dict[str, Any]) -> None:
@@ -774,15 +807,22 @@ def _one_line(err: Exception) -> str:
     return " ".join(text.split())[:500]
 
 
-def _due_query(
-    now: datetime,
-    *,
-    keys: Iterable[str] | None,
-    force: bool,
-    exclude_ids: Iterable[int] = (),
-    dialect: str = "sqlite",
-) -> Any:
-    """Feeds in the configuration, not retired, not claimed, and due (unless ``force``)."""
+def _due_query(now: datetime, *, keys: Iterable[str] | None, force: bool) -> Any:
+    """The feeds a claim would take, as one statement with its values (``run --dry-run``)."""
+    statement = _due_statement(force=force, keys=keys is not None, excluded=False)
+    values: dict[str, Any] = {"now": now}
+    if keys is not None:
+        values["keys"] = list(keys)
+    return statement.params(values)
+
+
+def _due_statement(*, force: bool, keys: bool, excluded: bool, dialect: str = "sqlite") -> Any:
+    """Feeds in the configuration, not retired, not claimed, and due (unless ``force``).
+
+    Bound at execution: ``now``; ``keys`` (the configured URLs to take, when ``keys``);
+    ``excluded_ids`` (``_excluded_value``, when ``excluded``).
+    """
+    now = bindparam("now", type_=feeds.c.next_check_at.type)
     conditions = [
         feeds.c.in_config.is_(True),
         feeds.c.retired.is_(False),
@@ -792,11 +832,10 @@ def _due_query(
     # Forcing skips the normal interval, never an error back-off: a publisher's
     # Retry-After (429/503) or a failing feed's back-off is not cut short.
     conditions.append(or_(due, feeds.c.consecutive_failures == 0) if force else due)
-    if keys is not None:
-        conditions.append(feeds.c.key.in_(list(keys)))
-    excluded = list(exclude_ids)
+    if keys:
+        conditions.append(feeds.c.key.in_(bindparam("keys", expanding=True)))
     if excluded:
-        conditions.append(_not_among(excluded, dialect))
+        conditions.append(_not_among(dialect))
     return (
         select(*_FOR_UPDATE_COLUMNS)
         .where(and_(*conditions))
@@ -804,8 +843,8 @@ def _due_query(
     )
 
 
-def _not_among(ids: list[int], dialect: str) -> Any:
-    """``feeds.id NOT IN ids`` as one bound parameter, whatever the number of ids.
+def _not_among(dialect: str) -> Any:
+    """``feeds.id NOT IN excluded_ids`` as one bound parameter, whatever the number of ids.
 
     A pass excludes the feeds it has done, a list that grows to every feed. As a plain
     ``NOT IN (?, ?, …)`` each claim was a new statement text, and the driver's statement
@@ -815,9 +854,25 @@ def _not_among(ids: list[int], dialect: str) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        return feeds.c.id != all_(bindparam("excluded_ids", ids, type_=postgresql.ARRAY(Integer)))
-    values = func.json_each(bindparam("excluded_ids", json.dumps(ids))).table_valued("value")
+        return feeds.c.id != all_(bindparam("excluded_ids", type_=postgresql.ARRAY(Integer)))
+    values = func.json_each(bindparam("excluded_ids", type_=String)).table_valued("value")
     return feeds.c.id.not_in(select(values.c.value))
+
+
+def _excluded_value(ids: list[int], dialect: str) -> Any:
+    """The value ``_not_among``'s parameter takes: an array, or a JSON list for SQLite."""
+    return ids if dialect == "postgresql" else json.dumps(ids)
+
+
+# A claim's UPDATE: the claimed ids (an expanding IN), the lease's end and the worker.
+_CLAIM = (
+    update(feeds)
+    .where(feeds.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        claimed_until=bindparam("until", type_=feeds.c.claimed_until.type),
+        claimed_by=bindparam("worker", type_=feeds.c.claimed_by.type),
+    )
+)
 
 
 # What a claim reads: not ``item_keys`` (up to 16 KB a feed), which only a changed

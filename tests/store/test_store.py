@@ -139,6 +139,30 @@ def test_force_claims_feeds_not_due_but_respects_exclusion(store: Store) -> None
     assert [f.id for f in forced] == [claimed[1].id]
 
 
+def test_claims_of_one_shape_share_one_statement_with_their_values_bound(store: Store) -> None:
+    """A claim's statement is built once per shape (force, keys, exclusions), its values
+    bound at each execution: the limit, the keys, the excluded ids and the time."""
+    many = [FeedConfig(name=f"F{i}", url=f"https://f{i}.example/feed") for i in range(6)]
+    store.sync_feeds(many, now=NOW)
+    keys = [f.url for f in many[:5]]
+    taken: list[int] = []
+    for limit in (2, 1, 3):
+        claimed = store.claim_due_feeds(
+            now=NOW, worker="w", lease=LEASE, limit=limit, keys=keys, exclude_ids=taken
+        )
+        assert len(claimed) == min(limit, 5 - len(taken))
+        assert not {f.id for f in claimed} & set(taken)
+        assert {f.key for f in claimed} <= set(keys)
+        taken += [f.id for f in claimed]
+    assert len(taken) == 5  # the sixth feed is not among the keys
+    assert len(store._claim_queries) == 2  # without, then with exclusions
+    # Claimed until the lease ends, then due again for another worker.
+    assert store.claim_due_feeds(now=NOW, worker="x", lease=LEASE, limit=10, keys=keys) == []
+    later = NOW + LEASE + timedelta(seconds=1)
+    again = store.claim_due_feeds(now=later, worker="x", lease=LEASE, limit=10, keys=keys)
+    assert sorted(f.id for f in again) == sorted(taken)
+
+
 def test_feeds_removed_from_config_are_not_polled(store: Store) -> None:
     store.sync_feeds(FEEDS, now=NOW)
     store.sync_feeds(FEEDS[:1], now=NOW)
