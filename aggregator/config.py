@@ -412,11 +412,14 @@ class _Validator:
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError:
             ok = False
-        if not ok or any(c.isspace() for c in value):
+        if not ok or _WHITESPACE.search(value):
             self.fail(self._key(where, key), f"not an {'/'.join(schemes)} URL: {value!r}")
         return value
 
 
 _REQUIRED: Any = object()
+# What ``str.isspace`` calls whitespace (``re`` asks the same Unicode table), in one search
+# instead of a generator step per character of every URL (1,000 feeds: 36,000 steps).
+_WHITESPACE = re.compile(r"\s")
 
 __all__ = ["DATABASE_URL_ENV", "load_settings", "settings_from_dict"]

@@ -155,3 +155,19 @@ def test_unreadable_or_invalid_files(tmp_path: Path) -> None:
     bad.write_bytes("name = 'caf\xe9'".encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_settings(bad, environ={})
+
+
+@pytest.mark.parametrize("space", [" ", "\t", "\xa0", "\u2028", "\u3000"])
+def test_a_feed_url_with_whitespace_inside_is_refused(tmp_path: Path, space: str) -> None:
+    text = GOOD.replace("https://a.example/feed", f"https://a.example/a{space}feed")
+    with pytest.raises(ConfigError, match="not an http/https URL"):
+        load_settings(write(tmp_path, text), environ={})
+
+
+def test_the_whitespace_search_agrees_with_isspace_on_every_code_point() -> None:
+    from aggregator.config import _WHITESPACE
+
+    disagree = [
+        hex(n) for n in range(0x110000) if bool(_WHITESPACE.search(chr(n))) != chr(n).isspace()
+    ]
+    assert disagree == []
