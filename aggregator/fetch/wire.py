@@ -231,16 +231,19 @@ class SlotTransport(httpx.AsyncBaseTransport):
         """An idle connection to ``origin`` still fit for a request; expired ones go."""
         now = asyncio.get_running_loop().time()
         found = None
+        kept: list[_Connection] = []
         for connection in reversed(self._idle):  # most recently used first
             if now - connection.idle_since > KEEPALIVE_SECONDS:
-                self._idle.remove(connection)
                 connection.close()
             elif found is None and connection.origin == origin:
-                self._idle.remove(connection)
                 if connection.stale():
                     connection.close()
                 else:
                     found = connection
+            else:
+                kept.append(connection)
+        kept.reverse()
+        self._idle = kept
         return found
 
     async def _connect(self, origin: tuple[str, str, int], timeout: float | None) -> _Connection:

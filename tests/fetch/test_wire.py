@@ -181,6 +181,33 @@ def test_a_connection_the_server_closes_is_not_reused() -> None:
     assert run(go()).connections == 2
 
 
+def test_a_stale_idle_connection_is_passed_over_for_a_live_one() -> None:
+    """Two idle connections to one origin: the most recent was closed by the server, so it
+    is dropped and the older one serves the request; the other origins' stay kept."""
+
+    async def go() -> tuple[list[int], int]:
+        async with Scripted([OK, OK, OK]) as server, Scripted([OK]) as other:
+            first = transport()
+            second = transport()
+            await get(first, server.url())
+            await get(second, server.url())
+            await get(first, other.url())
+            # Put the two to the same origin side by side in one slot, the older first.
+            slot = transport()
+            slot._idle = [first._idle[0], first._idle[1], second._idle[0]]
+            first._idle, second._idle = [], []
+            slot._idle[2].writer.transport.abort()  # the most recent one dies
+            await asyncio.sleep(0.05)
+            assert await get(slot, server.url()) == (200, b"ok")
+            origins = [c.origin[2] for c in slot._idle]
+            await slot.aclose()
+        return origins, server.connections
+
+    origins, connections = run(go())
+    assert connections == 2  # no third connection: the older one was reused
+    assert len(origins) == 2  # the other origin's and the reused one
+
+
 def test_a_body_not_read_to_its_end_closes_the_connection() -> None:
     long = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000
 
