@@ -146,6 +146,14 @@ def test_httpfloor_times_every_way(capsys: pytest.CaptureFixture[str]) -> None:
     assert "slot transports" in out and "Fetcher" in out
 
 
+def test_tick_times_passes_in_one_process(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import tick
+
+    assert tick.main(["--feeds", "3", "--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "median of 2 passes" in out and "3 feeds" in out, out
+
+
 def test_a_first_ingest_run_moves_the_previous_articles_aside(tmp_path: Path) -> None:
     """bench.ab deletes no article right before a run: freed inodes slow file creation."""
     from bench.ab import _fresh
