@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import compile_package
 from bench.run import write_config
 from bench.server import FeedServer
 
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     roots = [Path(r).resolve() for r in args.roots.split(",")]
+    for root in roots:
+        compile_package(root)
     walls: dict[Path, list[float]] = {root: [] for root in roots}
     changed = sorted(random.Random(1000).sample(range(1, args.feeds + 1), args.feeds // 10))
     with tempfile.TemporaryDirectory(prefix="aggregator-ab-") as tmp, FeedServer(args.feeds) as srv:

@@ -31,7 +31,7 @@ from aggregator.fetch import Fetcher
 from aggregator.fetch.guard import allow_all
 from aggregator.fetch.wire import SlotTransport
 from aggregator.model import FetchRequest, FetchSettings, FetchStatus
-from bench.measure import ROOT
+from bench.measure import ROOT, compile_package
 from bench.server import FeedServer
 
 IMPORTS = "import aggregator.cli, aggregator.wiring, aggregator.pipeline"
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
+    compile_package(ROOT)
     with FeedServer(args.feeds) as server:
         urls = server.urls()
         headers = validators(urls)

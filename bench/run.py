@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.measure import ROOT, measure_module, module_cmd
+from bench.measure import ROOT, compile_package, measure_module, module_cmd
 from bench.server import FeedServer
 
 RESULTS = ROOT / "bench" / "results"
@@ -542,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     global AGGREGATOR_ROOT  # noqa: PLW0603
     AGGREGATOR_ROOT = args.aggregator_root.resolve()
+    compile_package(AGGREGATOR_ROOT)
     if args.runs is None:
         args.runs = 1 if args.scale else 3
     if args.quick:

@@ -146,6 +146,19 @@ def test_httpfloor_times_every_way(capsys: pytest.CaptureFixture[str]) -> None:
     assert "slot transports" in out and "Fetcher" in out
 
 
+def test_the_measured_package_gets_its_bytecode(tmp_path: Path) -> None:
+    """As installing it would: even where PYTHONDONTWRITEBYTECODE keeps imports from it."""
+    from bench.measure import compile_package
+
+    package = tmp_path / "aggregator"
+    (package / "fetch").mkdir(parents=True)
+    (package / "__init__.py").write_text("X = 1\n")
+    (package / "fetch" / "wire.py").write_text("Y = 2\n")
+    compile_package(tmp_path)
+    written = sorted(p.name.split(".")[0] for p in package.rglob("*.pyc"))
+    assert written == ["__init__", "wire"]
+
+
 def test_tick_times_passes_in_one_process(capsys: pytest.CaptureFixture[str]) -> None:
     from bench import tick
 
