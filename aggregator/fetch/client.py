@@ -8,7 +8,9 @@ socket read. Requests go to the transport itself, not through ``httpx.AsyncClien
 client's redirects, auth and event hooks are not used, and its cookie jar is not wanted (a
 feed fetcher keeps no cookies and sends none), yet on each response the jar parsed the
 headers into a ``urllib`` request and an ``email`` message. Without the client, an unchanged
-re-poll of 1,000 feeds takes 0.85 x the time (docs/performance.md).
+re-poll of 1,000 feeds takes 0.85 x the time (docs/performance.md). Each global slot has a
+transport of its own: ``wire.SlotTransport`` (h11 over asyncio streams, the SSRF guard at
+its connect), or httpx's own through a proxy.
 Every feed-level problem comes back as a ``FetchResult`` value, never as an exception.
 """
 
