@@ -284,25 +284,18 @@ def test_a_head_over_the_bound_is_a_protocol_error() -> None:
     run(go())
 
 
-def test_a_server_that_closes_without_an_answer() -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [CLOSE, (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", CLOSE)],
+    ids=["no answer", "truncated body"],
+)
+def test_a_server_that_closes_too_early_is_a_protocol_error(answer: Answer) -> None:
     async def go() -> None:
-        async with Scripted([CLOSE]) as server:
+        async with Scripted([answer]) as server:
             slot = transport()
             with pytest.raises(httpx.RemoteProtocolError):
                 await get(slot, server.url())
-            await slot.aclose()
-
-    run(go())
-
-
-def test_a_truncated_body_is_a_protocol_error() -> None:
-    short = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok"
-
-    async def go() -> None:
-        async with Scripted([(short, CLOSE)]) as server:
-            slot = transport()
-            with pytest.raises(httpx.RemoteProtocolError):
-                await get(slot, server.url())
+            assert slot._busy is None and slot._idle == []
             await slot.aclose()
 
     run(go())
