@@ -58,6 +58,17 @@ def socket_readable(sock: socket.socket | None) -> bool:
     return bool(poller.poll(0))
 
 
+def _failure(
+    err: OSError, timeout: type[httpx.TimeoutException], other: type[httpx.TransportError]
+) -> httpx.TransportError:
+    """httpx's exception for ``err``: ``timeout`` when this operation's own
+    ``asyncio.timeout`` expired (an outer deadline passes through as a cancellation),
+    ``other`` for any other ``OSError`` (``ssl.SSLError`` included)."""
+    if isinstance(err, TimeoutError):  # an OSError too: tested first
+        return timeout(str(err) or "timed out")
+    return other(str(err) or err.__class__.__name__)
+
+
 class _Connection:
     """One TCP (or TLS) connection to one origin, and its h11 state."""
 
@@ -103,10 +114,8 @@ class _Connection:
             async with asyncio.timeout(timeout):
                 self.writer.write(data)
                 await self.writer.drain()
-        except TimeoutError as err:
-            raise httpx.WriteTimeout(str(err) or "timed out") from err
         except OSError as err:
-            raise httpx.WriteError(str(err) or err.__class__.__name__) from err
+            raise _failure(err, httpx.WriteTimeout, httpx.WriteError) from err
 
     async def next_event(self, timeout: float | None) -> object:
         """h11's next event, reading from the socket as long as it needs data.
@@ -123,10 +132,8 @@ class _Connection:
                 try:
                     async with asyncio.timeout(timeout):
                         data = await self.reader.read(READ_BYTES)
-                except TimeoutError as err:
-                    raise httpx.ReadTimeout(str(err) or "timed out") from err
                 except OSError as err:
-                    raise httpx.ReadError(str(err) or err.__class__.__name__) from err
+                    raise _failure(err, httpx.ReadTimeout, httpx.ReadError) from err
                 state.receive_data(data)  # b"": the peer closed; h11 decides if that is fine
         except h11.RemoteProtocolError as err:
             raise httpx.RemoteProtocolError(str(err)) from err
@@ -260,10 +267,8 @@ class SlotTransport(httpx.AsyncBaseTransport):
                     server_hostname=host if tls is not None else None,
                     limit=READ_BYTES,
                 )
-        except TimeoutError as err:
-            raise httpx.ConnectTimeout(str(err) or "timed out") from err
         except OSError as err:  # ssl.SSLError included: the fetcher finds it in the chain
-            raise httpx.ConnectError(str(err) or err.__class__.__name__) from err
+            raise _failure(err, httpx.ConnectTimeout, httpx.ConnectError) from err
         return _Connection(origin, reader, writer)
 
     def release(self, connection: _Connection) -> None:
