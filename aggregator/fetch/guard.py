@@ -19,9 +19,6 @@ import httpx
 
 from aggregator.errors import AggregatorError
 
-# httpx's own default for a transport built without ``limits``.
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-
 __all__ = [
     "AddressBlocked",
     "AddressPolicy",
@@ -117,26 +114,21 @@ async def resolve_checked(host: str, port: int, policy: AddressPolicy) -> str:
 
 
 def build_proxy_transport(
-    proxy: str,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-    limits: httpx.Limits | None = None,
+    proxy: str, *, ssl_context: ssl.SSLContext, limits: httpx.Limits
 ) -> httpx.AsyncHTTPTransport:
     """httpx's own transport, for requests through ``proxy``.
 
     Through a proxy the socket goes to the proxy, which the operator chose; the fetcher
     then vets each target host itself before the request (see ``Fetcher``). Environment
     proxies are never read (``trust_env=False``): they would bypass the guard.
-
-    ``ssl_context``: share one between transports (building one loads the CA bundle, 50 ms
-    here); by default httpx builds a verifying one, as ``create_ssl_context`` does.
+    ``ssl_context`` is the fetcher's one verifying context, shared by its transports.
     """
     return httpx.AsyncHTTPTransport(
-        verify=ssl_context if ssl_context is not None else True,
+        verify=ssl_context,
         proxy=proxy,
         retries=0,
         http1=True,
         http2=False,
         trust_env=False,
-        limits=limits if limits is not None else DEFAULT_LIMITS,
+        limits=limits,
     )
