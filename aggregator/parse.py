@@ -8,11 +8,14 @@ never a bare ``str``/``bytes``, which it would treat as a path or URL and read i
 from __future__ import annotations
 
 import calendar
+import copy
+import copyreg
 import functools
 import io
 import itertools
 import re
 import time
+import types
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,6 +25,7 @@ import feedparser
 import feedparser.encodings
 import feedparser.mixin
 import feedparser.urls
+import feedparser.util
 from defusedxml import ElementTree as SafeET
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
@@ -77,6 +81,135 @@ def _remember_base_uri_checks() -> None:
 
 
 _remember_base_uri_checks()
+
+
+def _named_keys(*functions: Any) -> frozenset[str]:
+    """Every string constant in the code of ``functions`` (nested code included)."""
+    names: set[str] = set()
+    codes = [f.__code__ for f in functions]
+    while codes:
+        code = codes.pop()
+        for const in code.co_consts:
+            if isinstance(const, str):
+                names.add(const)
+            elif isinstance(const, types.CodeType):
+                codes.append(const)
+    return frozenset(names)
+
+
+def _direct_dict_lookups() -> None:
+    """Look up ``FeedParserDict`` keys without feedparser's detours for ordinary keys.
+
+    feedparser reads its own dictionaries (an element's ``contentparams`` above all)
+    through ``FeedParserDict.get``: a call of ``__getitem__`` that first compares the key
+    with five special names, then maps it through ``keymap``, and raises and catches a
+    ``KeyError`` for every missing key: about 180 lookups an entry of a bench feed. For a
+    ``str`` key that its code never names, the answer is the ``keymap`` step alone, done
+    here directly; any other key (the special names and every string constant of
+    ``__getitem__`` and ``__contains__``, a ``str`` subclass, a key of another type) and
+    any subclass's instance still go through feedparser's own method. Parsing and
+    extracting a bench feed takes 0.95 x the time (``docs/performance.md``). Done
+    only while the three methods are feedparser's own; shown equal on the whole corpus
+    and key by key (``tests/extract/test_feedparser_dict.py``).
+    """
+    cls = feedparser.util.FeedParserDict
+    getitem, contains, get = cls.__getitem__, cls.__contains__, cls.get
+    if not all(
+        getattr(f, "__module__", None) == "feedparser.util"
+        and getattr(f, "__qualname__", "").startswith("FeedParserDict.")
+        for f in (getitem, contains, get)
+    ):
+        return
+    named = _named_keys(getitem, contains)
+    has = dict.__contains__
+    value = dict.__getitem__
+    missing = object()
+
+    def direct(self: dict[str, Any], key: str) -> Any:
+        """The value for an ordinary key, or ``missing``: ``__getitem__``'s last branch."""
+        real = self.keymap.get(key, key)  # type: ignore[attr-defined]
+        if isinstance(real, list):
+            for k in real:
+                if has(self, k):
+                    return value(self, k)
+        elif has(self, real):
+            return value(self, real)
+        return value(self, key) if has(self, key) else missing
+
+    def fast_getitem(self: dict[str, Any], key: Any) -> Any:
+        if type(key) is str and type(self) is cls and key not in named:
+            found = direct(self, key)
+            if found is not missing:
+                return found
+            raise KeyError(key)
+        return getitem(self, key)
+
+    def fast_contains(self: dict[str, Any], key: Any) -> bool:
+        if type(key) is str and type(self) is cls and key not in named:
+            return direct(self, key) is not missing
+        return contains(self, key)  # type: ignore[no-any-return]
+
+    def fast_get(self: dict[str, Any], key: Any, default: Any = None) -> Any:
+        # ``direct`` written out: most lookups are ``get`` (a call less is 2 % of a parse).
+        if type(key) is str and type(self) is cls and key not in named:
+            real = self.keymap.get(key, key)  # type: ignore[attr-defined]
+            if isinstance(real, list):
+                for k in real:
+                    if has(self, k):
+                        return value(self, k)
+            elif has(self, real):
+                return value(self, real)
+            return value(self, key) if has(self, key) else default
+        return get(self, key, default)
+
+    replaced: tuple[tuple[str, Any, Any], ...] = (
+        ("__getitem__", fast_getitem, getitem),
+        ("__contains__", fast_contains, contains),
+        ("get", fast_get, get),
+    )
+    for name, fast, original in replaced:
+        fast.original = original
+        setattr(cls, name, fast)
+    cls.has_key = fast_contains
+
+
+def _direct_deep_copies() -> None:
+    """Deep-copy a ``FeedParserDict`` the way ``copy.deepcopy`` does, without its detours.
+
+    feedparser deep-copies an element's ``contentparams`` for every title, summary and
+    content it keeps (three times an entry on the bench feeds, 16 µs each). Without a
+    ``__deepcopy__``, ``copy.deepcopy`` first asks the dictionary for one (a ``KeyError``
+    raised and caught in ``__getattr__``), then reduces it (protocol 4: the class, the
+    instance's attributes, its items) and rebuilds it: a new instance, the attributes
+    deep-copied, each item deep-copied and set through ``__setitem__`` (so through
+    ``keymap``, as here). This method does those same steps directly. Installed only
+    while the class has no copy or pickle hooks of its own; shown equal to the reduce
+    path (``tests/extract/test_feedparser_dict.py``).
+    """
+    cls = feedparser.util.FeedParserDict
+    hooks = ("__deepcopy__", "__copy__", "__reduce_ex__", "__reduce__", "__getstate__")
+    if any(name in cls.__dict__ for name in (*hooks, "__setstate__", "__slots__")):
+        return
+    if cls in copyreg.dispatch_table:
+        return
+    deepcopy = copy.deepcopy
+
+    def __deepcopy__(self: dict[Any, Any], memo: dict[int, Any]) -> dict[Any, Any]:
+        kind = type(self)
+        copied = kind.__new__(kind)
+        memo[id(self)] = copied
+        attributes = self.__dict__
+        if attributes:
+            copied.__dict__.update(deepcopy(attributes, memo))
+        for key, value in self.items():
+            copied[deepcopy(key, memo)] = deepcopy(value, memo)
+        return copied
+
+    cls.__deepcopy__ = __deepcopy__
+
+
+_direct_dict_lookups()
+_direct_deep_copies()
 
 
 _DAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
