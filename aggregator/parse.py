@@ -150,7 +150,7 @@ def _direct_dict_lookups() -> None:
         return contains(self, key)  # type: ignore[no-any-return]
 
     def fast_get(self: dict[str, Any], key: Any, default: Any = None) -> Any:
-        # ``direct`` written out: most lookups are ``get`` (a call less is 2 % of a parse).
+        # ``direct`` written out: most lookups are ``get`` (a call less: 1.4 % of a parse).
         if type(key) is str and type(self) is cls and key not in named:
             real = self.keymap.get(key, key)  # type: ignore[attr-defined]
             if isinstance(real, list):
