@@ -84,6 +84,7 @@ def _samples() -> list[FPD]:
         # Only the alias targets' second choices and the fallbacks to ``published``.
         FPD(subtitle="st", subtitle_detail=FPD(value="st"), published="p", tags=[]),
         FPD(published_parsed=time.gmtime(1), links=[], feed=FPD(title="f"), entries=[]),
+        FPD(language=None, title="", id=0),  # present, with values that are false
         # Keys under their alias names as well as under their targets.
         FPD({"description": "d", "guid": "g", "url": "u", "channel": "c", "items": ["i"]}),
     ]
@@ -94,7 +95,8 @@ def _keys() -> list[Any]:
     for alias, target in FPD.keymap.items():
         keys.append(alias)
         keys.extend(target if isinstance(target, list) else [target])
-    keys += ["published", "published_parsed", "links", "tags", "value", "type", "nothing"]
+    keys += ["published", "published_parsed", "links", "tags", "value", "type", "language"]
+    keys += ["nothing"]
     keys += ["", "term", "rel", "href", "title", "summary_detail", _Str("title"), _Str("guid")]
     keys += [1, None, ("title",), b"title", ["title"]]  # a list: unhashable
     return keys
