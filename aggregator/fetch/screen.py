@@ -35,7 +35,14 @@ def _encoded_pattern(codec: str) -> re.Pattern[bytes]:
     return re.compile(b"".join(parts))
 
 
+def _always_has_nul(codec: str) -> bool:
+    """Whether every byte-level hit of ``codec``'s pattern contains a NUL byte (so a body
+    without one cannot hold a hit): true of UTF-16 and UTF-32, whose ``<`` has one."""
+    return b"\0" in "<".encode(codec)
+
+
 _ENCODED = {codec: _encoded_pattern(codec) for codec in _CODECS}
+_NEEDS_NUL = frozenset(codec for codec in _CODECS if _always_has_nul(codec))
 _WIDTH = {"utf-8": 1, "utf-16-le": 2, "utf-16-be": 2, "utf-32-le": 4, "utf-32-be": 4}
 
 
@@ -115,7 +122,12 @@ def _scan_doctype(text: str, pos: int) -> int | bool | None:
 def declares_entities(body: bytes, *, prefix_bytes: int = PROLOG_PREFIX_BYTES) -> bool:
     """Whether ``body`` declares an XML entity before its root element, in any of the
     UTF-8/16/32 encodings (a BOM decodes to U+FEFF, which the scan skips)."""
+    # Most documents hold no NUL byte at all, and then no UTF-16/32 hit either: one memchr
+    # instead of four pattern searches (200 -> 75 us for a 120 KB bench feed).
+    has_nul = b"\0" in body
     for codec in _CODECS:
+        if codec in _NEEDS_NUL and not has_nul:
+            continue
         # A declaration the scan could find is also a code-unit aligned byte-level hit of
         # the encoded pattern, so an encoding without one is not decoded at all (decoding
         # 4 KB of a UTF-8 document as UTF-32 calls the error handler a thousand times:

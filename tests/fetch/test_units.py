@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from aggregator.errors import ErrorClass
-from aggregator.fetch import Fetcher
+from aggregator.fetch import Fetcher, screen
 from aggregator.fetch.decode import DecodedTooLarge, DecodeError, make_decoder
 from aggregator.fetch.policy import parse_retry_after, permanent_target
 from aggregator.fetch.screen import declares_entities
@@ -108,6 +108,18 @@ def test_entity_screen_accepts_real_feeds(codec: str) -> None:
     ]
     for feed in feeds:
         assert not declares_entities(feed.encode(codec)), feed
+
+
+def test_entity_screen_skips_wide_encodings_only_when_no_hit_could_exist() -> None:
+    """A body without a NUL byte is not searched as UTF-16/32: every hit there has one."""
+    assert {"utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"} == screen._NEEDS_NUL
+    for codec in screen._NEEDS_NUL:
+        for ch in "<!ENTITY":
+            assert b"\0" in ch.encode(codec) and b"\0" in ch.lower().encode(codec)
+    # A NUL anywhere (even far from the declaration) means the wide encodings are searched.
+    wide = PAYLOAD.encode("utf-16-le")
+    assert declares_entities(b"\0\0" + wide)
+    assert declares_entities(wide + b"<rss/>")
 
 
 def test_entity_screen_sees_through_tricks() -> None:
