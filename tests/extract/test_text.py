@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 
 import pytest
 
-from aggregator.extract.text import html_blocks, html_to_text, one_line, truncate
+from aggregator.extract.text import _split_blocks, html_blocks, html_to_text, one_line, truncate
 
 
 @pytest.mark.parametrize(
@@ -59,6 +60,25 @@ def test_no_markup_or_entities_survive(markup: str) -> None:
 
 def test_blocks_are_paragraphs() -> None:
     assert html_blocks("<p>a <b>b</b></p>c<div>d</div>") == ["a b", "c", "d"]
+
+
+def test_blocks_split_as_the_regexes_they_replaced() -> None:
+    """``_split_blocks`` gives what the two regexes it replaced gave, for every kind of
+    whitespace (``str.split`` and re's ``\\s`` agree on it) around block markers."""
+    space_re = re.compile(r"[^\S\x1e]+")
+    blocks_re = re.compile(r"\s*\x1e[\s\x1e]*")
+
+    def reference(text: str) -> list[str]:
+        return [b.strip() for b in blocks_re.split(space_re.sub(" ", text)) if b.strip()]
+
+    spaces = [chr(c) for c in range(0x110000) if re.match(r"\s", chr(c))]
+    assert len(spaces) >= 29 and all(c.isspace() for c in spaces)
+    assert [chr(c) for c in range(0x110000) if chr(c).isspace()] == spaces
+    alphabet = ["a", "bc", "\x1e", "\x1e", *spaces]
+    rnd = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
+        assert _split_blocks(text) == reference(text), repr(text)
 
 
 def test_huge_input_is_bounded() -> None:
