@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from aggregator.extract import summary
 from aggregator.extract.summary import extract_summary
 from aggregator.model import SiteSettings, Text
 from tests.extract.conftest import entry
@@ -76,3 +79,42 @@ def test_truncated_on_word_boundary(length: int) -> None:
 
 def test_short_summary_not_truncated() -> None:
     assert extract_summary(entry(summary="Short one."), SITE) == "Short one."
+
+
+_PIECES = [
+    *("Read more", "read MORE", "Continue reading", "CONTINUE READING", "(more…)", "(More...)"),
+    *("Read the full", "read the rest", "Keep reading", "Lire la suite", "Lire plus"),
+    *("Weiterlesen", "Leer más", "LEER MÁS", "Readmore", "Rea", "d more", "The post", "x" * 40),
+    *(" appeared first on ", "y" * 90, "word", "ſ", " ", "  ", " " * 60, "\t", "\n", "\u3000"),
+    *(".", "!", "?", "…", "...", ",", "→", "»"),
+]
+
+
+def test_read_more_is_found_as_by_the_whole_pattern() -> None:
+    """Searching only the end of a block removes what the pattern removes from the whole
+    block: the longest match, whitespace runs crossing the searched part, case-folding."""
+    longest = max(len(p) for p in _PIECES[:15]) + 150 + len("...")
+    assert longest + 2 < summary._READ_MORE_REACH
+    rnd = random.Random(11)
+    texts = [
+        "x" * 1000 + " " * 300 + "Continue reading" + "y" * 150 + "...",
+        "Read more " + "z" * 149 + "…",
+        "Read the rest" + " " * 500,
+        "Keep reading →\n",
+    ]
+    texts += ["".join(rnd.choices(_PIECES, k=rnd.randint(0, 30))) for _ in range(10_000)]
+    removed = 0
+    for text in texts:
+        expected = summary._READ_MORE_RE.sub("", text)
+        assert summary._without_read_more(text) == expected, repr(text)
+        removed += expected != text
+    assert removed > 1_000  # the samples do exercise the pattern
+
+
+def test_wordpress_footer_words_are_in_every_footer() -> None:
+    """The footer pattern is only tried on blocks holding its literal middle words."""
+    assert " appeared first on " in summary._WP_FOOTER_RE.pattern.replace(".{1,600}?", "")
+    assert summary._WP_FOOTER_WORDS == " appeared first on "
+    text = "Intro. The post A\nB appeared first on C."
+    assert summary._WP_FOOTER_RE.sub("", text) == "Intro."
+    assert summary._clean_block(text, keep_wordpress_footer=False) == "Intro."
