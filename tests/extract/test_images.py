@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from aggregator.extract import images
 from aggregator.extract.images import LeadImage, find_lead_image, find_page_image, image_credit
 from aggregator.model import Enclosure, MediaItem, Text
 from tests.extract.conftest import entry
@@ -183,3 +186,52 @@ def test_site_credit_template_with_stray_braces() -> None:
 )
 def test_find_page_image(page: bytes, expected: str) -> None:
     assert find_page_image(page, "https://example.com/post/1") == expected
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex (no "|" inside groups, classes or escapes)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 1
+        elif c == "[":
+            i = pattern.index("]", i + 2)
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
+
+
+def test_every_decoration_pattern_holds_a_screening_word() -> None:
+    alternatives = _alternatives(images._NOT_ARTICLE_IMAGE_RE.pattern)
+    assert len(alternatives) == 12
+    for alternative in alternatives:
+        literal = alternative.replace("\\", "").replace("s?", "").lower()
+        assert any(word in literal for word in images._NOT_ARTICLE_IMAGE_WORDS), alternative
+
+
+_URL_PIECES = [
+    *("https://", "http://", "cdn.example.com", "/wp-content/uploads/", "2024/05/", "a-b"),
+    *("feeds.feedburner.com", "FeedsPortal.com", "pixel", "Pixel", "pixels", "/stat", "/stats"),
+    *(".", "?", "/", "//", "s.w.org/images/core/emoji", "/EMOJI/", "gravatar.com", "/avatar"),
+    *("/Avatars/", "doubleclick.net", "/b.gif", "/spacer.GIF", "/clear.gif", ".gif", "1x1"),
+    *("11x1", "1x12", "_1x1_", "\u212a", "\u017f", "feedburner", "stat", "ſtats", "x.jpg"),
+]
+
+
+def test_screened_search_finds_what_the_pattern_finds() -> None:
+    rnd = random.Random(5)
+    urls = ["".join(rnd.choices(_URL_PIECES, k=rnd.randint(1, 8))) for _ in range(20_000)]
+    urls += ["https://x/\u017ftats/a.png", "https://x/ſtat.png", "https://doubleclic\u212a.net/"]
+    found = 0
+    for url in urls:
+        expected = images._NOT_ARTICLE_IMAGE_RE.search(url) is not None
+        assert images._not_an_article_image(url) is expected, url
+        found += expected
+    assert 2_000 < found < len(urls) - 2_000
