@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator import render
 from aggregator.extract import extract_article
 from aggregator.locales import load_labels
 from aggregator.model import (
@@ -241,3 +242,9 @@ def test_plain_text_in_the_body_cannot_become_a_markdown_link() -> None:
     assert "\n[a\\](javascript:x) [b\\][r] [r\\]: javascript:y c \\\\\\](javascript:z)\n" in body
     assert "*Crédit image : [c\\](javascript:x)*" in body
     assert parse_front_matter(render_article(article, FR))["summary"] == article.summary
+
+
+def test_one_line_turns_every_line_break_into_a_space() -> None:
+    for c in render._LINE_BREAKS:
+        assert render._one_line(f" a{c}b {c}{c} c{c}") == "a b c", repr(c)
+        assert c.isspace()
