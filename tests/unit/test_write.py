@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import itertools
 import os
+import stat
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from aggregator import write
 from aggregator.errors import OutputError
 from aggregator.model import Article, IdentityRule
 from aggregator.write import STAGING, ArticleWriter, content_sha256, file_name
@@ -191,3 +194,51 @@ def test_symlink_at_target_is_reported_foreign_and_paths_are_contained(tmp_path:
     for bad in ["../x.md", "/abs.md", "a/b.md", ".hidden.md"]:
         with pytest.raises(OutputError):
             w.path_for(bad)
+
+
+def test_article_files_are_readable_by_the_site_whatever_the_umask(tmp_path: Path) -> None:
+    w = ArticleWriter(tmp_path)
+    w.prepare()
+    old = os.umask(0o077)
+    try:
+        w.write("2024-03-28-a.md", b"a\n")
+        w.write_many([("2024-03-28-b.md", b"b\n"), ("2024-03-28-c.md", b"c\n")])
+    finally:
+        os.umask(old)
+    for name in ("a", "b", "c"):
+        assert stat.S_IMODE((tmp_path / f"2024-03-28-{name}.md").stat().st_mode) == 0o644
+
+
+def test_a_taken_temporary_name_is_passed_over_never_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file (or a symlink) left at the name a writer picks next is not touched."""
+    w = ArticleWriter(tmp_path)
+    w.prepare()
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.write_bytes(b"outside")
+    monkeypatch.setattr(write, "_TEMP_NUMBERS", itertools.count(5))
+    left = tmp_path / STAGING / f"{write.temp_prefix()}{w._token}-5.tmp"
+    left.write_bytes(b"left by an earlier process with this pid")
+    planted = tmp_path / STAGING / f"{write.temp_prefix()}{w._token}-6.tmp"
+    planted.symlink_to(outside)
+    w.write("2024-03-28-a.md", b"a\n")
+    assert (tmp_path / "2024-03-28-a.md").read_bytes() == b"a\n"
+    assert left.read_bytes() == b"left by an earlier process with this pid"
+    assert planted.is_symlink() and outside.read_bytes() == b"outside"
+    assert sorted(p.name for p in (tmp_path / STAGING).iterdir()) == [left.name, planted.name]
+    # Every name it may try taken: refused, nothing overwritten.
+    monkeypatch.setattr(write, "_TEMP_NUMBERS", itertools.repeat(5))
+    with pytest.raises(OutputError, match="no free temporary file name"):
+        w.write("2024-03-28-b.md", b"b\n")
+    assert left.read_bytes() == b"left by an earlier process with this pid"
+    assert not (tmp_path / "2024-03-28-b.md").exists()
+
+
+def test_two_writers_of_one_process_never_share_a_temporary_name(tmp_path: Path) -> None:
+    one, two = ArticleWriter(tmp_path), ArticleWriter(tmp_path)
+    assert one._token != two._token
+    fds = [one._temp_file(), two._temp_file(), one._temp_file()]
+    for fd, _ in fds:
+        os.close(fd)
+    assert len({path for _, path in fds}) == 3
