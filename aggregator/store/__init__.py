@@ -128,9 +128,10 @@ class Store:
             threading.Lock() if self._dialect == "sqlite" else contextlib.nullcontext()
         )
         # Statements built once per shape, their values bound at execution (``_claim_query``,
-        # ``record_polls``).
+        # ``record_polls``, ``add_entries``).
         self._claim_queries: dict[tuple[bool, bool, bool], Any] = {}
         self._poll_updates: dict[tuple[str, ...], Any] = {}
+        self._add_entries: Any = None
 
     @contextlib.contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -441,9 +442,7 @@ class Store:
             with self.engine.connect() as conn:
                 for start in range(0, len(hashes), _BATCH):
                     chunk = hashes[start : start + _BATCH]
-                    for r in conn.execute(
-                        select(entries).where(entries.c.identity_hash.in_(chunk))
-                    ):
+                    for r in conn.execute(_STORED, {"hashes": chunk}):
                         found[r.identity] = _stored(r)
             return found
 
@@ -467,11 +466,7 @@ class Store:
                     if not todo:
                         break
                     names = [n.file_name for n in todo] + [n.alt_file_name for n in todo]
-                    taken = set(
-                        conn.execute(
-                            select(entries.c.file_name).where(entries.c.file_name.in_(names))
-                        ).scalars()
-                    )
+                    taken = set(conn.execute(_TAKEN_NAMES, {"names": names}).scalars())
                     rows, chosen = [], {}
                     for n in todo:
                         use_alt = n.file_name in taken
@@ -504,12 +499,7 @@ class Store:
                         )
                     if not rows:
                         break
-                    result = conn.execute(
-                        self._insert(entries)
-                        .on_conflict_do_nothing()
-                        .returning(entries.c.id, entries.c.identity_hash),
-                        rows,
-                    )
+                    result = conn.execute(self._add_entries_statement(), rows)
                     done = {r.identity_hash: r.id for r in result}
                     for h, entry_id in done.items():
                         n, article, name = chosen[h]
@@ -528,13 +518,7 @@ class Store:
                         break
                     # Not inserted: its identity exists (fine), or a concurrent worker took
                     # the file name in between (PostgreSQL): retry those with fresh names.
-                    existing = set(
-                        conn.execute(
-                            select(entries.c.identity_hash).where(
-                                entries.c.identity_hash.in_(missing)
-                            )
-                        ).scalars()
-                    )
+                    existing = set(conn.execute(_EXISTING, {"hashes": missing}).scalars())
                     todo = [chosen[h][0] for h in missing if h not in existing]
             return inserted
 
@@ -546,26 +530,14 @@ class Store:
         """Record files as durable: (entry id, sha256 of the bytes written)."""
         if not written:
             return
-        statement = (
-            update(entries)
-            .where(entries.c.id == bindparam("entry_id"))
-            .values(
-                status=EntryStatus.WRITTEN.value,
-                rendered_hash=bindparam("digest"),
-                written_at=now,
-                lease_until=None,
-            )
-        )
 
         def work() -> None:
             with self._begin() as conn:
-                conn.execute(statement, [{"entry_id": i, "digest": d} for i, d in written])
+                conn.execute(
+                    _MARK_WRITTEN, [{"entry_id": i, "digest": d, "now": now} for i, d in written]
+                )
                 if feed_id is not None:
-                    conn.execute(
-                        update(feeds)
-                        .where(feeds.c.id == feed_id)
-                        .values(articles_written=feeds.c.articles_written + len(written))
-                    )
+                    conn.execute(_COUNT_WRITTEN, {"feed_id": feed_id, "count": len(written)})
 
         self._guard(work)
 
@@ -745,6 +717,16 @@ class Store:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _add_entries_statement(self) -> Any:
+        """``add_entries``' INSERT (skipping a known identity), built once per store."""
+        if self._add_entries is None:
+            self._add_entries = (
+                self._insert(entries)
+                .on_conflict_do_nothing()
+                .returning(entries.c.id, entries.c.identity_hash)
+            )
+        return self._add_entries
+
     def _insert(self, table: Any) -> Any:
         if self._dialect == "postgresql":
             from sqlalchemy.dialects import postgresql  # not imported on SQLite: 40 ms
@@ -872,6 +854,33 @@ _CLAIM = (
         claimed_until=bindparam("until", type_=feeds.c.claimed_until.type),
         claimed_by=bindparam("worker", type_=feeds.c.claimed_by.type),
     )
+)
+
+
+# The statements of a first ingest's every feed, built once (their values bound at
+# execution): building them and computing their cache keys again for every call was about a
+# fifth of the store's CPU in a first ingest (docs/performance.md).
+_STORED = select(entries).where(entries.c.identity_hash.in_(bindparam("hashes", expanding=True)))
+_TAKEN_NAMES = select(entries.c.file_name).where(
+    entries.c.file_name.in_(bindparam("names", expanding=True))
+)
+_EXISTING = select(entries.c.identity_hash).where(
+    entries.c.identity_hash.in_(bindparam("hashes", expanding=True))
+)
+_MARK_WRITTEN = (
+    update(entries)
+    .where(entries.c.id == bindparam("entry_id", type_=Integer))
+    .values(
+        status=EntryStatus.WRITTEN.value,
+        rendered_hash=bindparam("digest", type_=entries.c.rendered_hash.type),
+        written_at=bindparam("now", type_=entries.c.written_at.type),
+        lease_until=None,
+    )
+)
+_COUNT_WRITTEN = (
+    update(feeds)
+    .where(feeds.c.id == bindparam("feed_id", type_=Integer))
+    .values(articles_written=feeds.c.articles_written + bindparam("count", type_=Integer))
 )
 
 

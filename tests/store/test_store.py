@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
 
 from aggregator.errors import SchemaBehindError, StoreError
 from aggregator.model import (
@@ -20,7 +21,7 @@ from aggregator.model import (
     IdentityRule,
 )
 from aggregator.store import NewEntry, SchemaState, Store
-from aggregator.store.schema import metadata
+from aggregator.store.schema import entries, metadata
 
 NOW = datetime(2024, 3, 28, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -471,3 +472,29 @@ def test_only_known_items_reads_the_item_keys(store: Store) -> None:
         assert "item_keys" in statements[-1]
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
+
+
+def test_marking_written_records_each_file_and_counts_them(store: Store) -> None:
+    store.sync_feeds(FEEDS, now=NOW)
+    f = store.claim_due_feeds(now=NOW, worker="w", lease=LEASE, limit=1)[0]
+    one, two, three = store.add_entries(
+        f.id, [new_entry(article(n)) for n in (1, 2, 3)], now=NOW, lease=LEASE
+    )
+    later = NOW + timedelta(seconds=30)
+    store.mark_written([(one.id, "d1"), (three.id, "d3")], now=later, feed_id=f.id)
+    store.mark_written([(two.id, "d2")], now=later + timedelta(seconds=1), feed_id=None)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(entries.c.id, entries.c.status, entries.c.rendered_hash)
+            .add_columns(entries.c.written_at, entries.c.lease_until)
+            .order_by(entries.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (one.id, "written", "d1", later, None),
+        (two.id, "written", "d2", later + timedelta(seconds=1), None),
+        (three.id, "written", "d3", later, None),
+    ]
+    # Only the call that names the feed counts its files.
+    status = next(s for s in store.feed_statuses() if s.key == f.key)
+    assert status.articles_written == 2
+    assert [e.rendered_hash for e in store.written_entries()] == ["d1", "d2", "d3"]
