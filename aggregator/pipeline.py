@@ -572,8 +572,11 @@ class Pipeline:
             a.identity: (a, data)
             for a, data in zip(extracted.articles, extracted.rendered, strict=True)
         }
-        written = await self._db(self._write_new, inserted, feed.id, prerendered)
-        updated = await self._db(self._apply_updates, changed, now)
+        # No trip to a store thread for nothing to do (a first ingest updates nothing).
+        written = (
+            await self._db(self._write_new, inserted, feed.id, prerendered) if inserted else []
+        )
+        updated = await self._db(self._apply_updates, changed, now) if changed else 0
         outcome = await self._succeeded(
             feed,
             source,
