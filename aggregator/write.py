@@ -22,7 +22,6 @@ import hashlib
 import itertools
 import os
 import re
-import secrets
 import socket
 import stat
 import tempfile
@@ -111,7 +110,7 @@ class ArticleWriter:
         self.staging = output_dir / STAGING
         self._staging_ready = False
         self._threads: ThreadPoolExecutor | None = None
-        self._token = secrets.token_hex(4)  # in this writer's temporary file names
+        self._token = os.urandom(4).hex()  # in this writer's temporary file names
 
     def prepare(self) -> None:
         """Create the folders, check they are writable, remove temporary files left by a
