@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -93,8 +94,13 @@ _PIECES = [
 def test_read_more_is_found_as_by_the_whole_pattern() -> None:
     """Searching only the end of a block removes what the pattern removes from the whole
     block: the longest match, whitespace runs crossing the searched part, case-folding."""
-    longest = max(len(p) for p in _PIECES[:15]) + 150 + len("...")
-    assert longest + 2 < summary._READ_MORE_REACH
+    # What follows the leading whitespace is at most this long (re's own parser measures
+    # it); one whitespace character before it and a final newline ($) make the reach.
+    pattern = summary._READ_MORE_RE.pattern
+    assert pattern.startswith(r"(?:^|\s+)") and pattern.endswith("$")
+    tail = re._parser.parse(pattern[len(r"(?:^|\s+)") : -1], re.IGNORECASE)  # type: ignore[attr-defined]
+    assert tail.getwidth()[1] + 2 <= summary._READ_MORE_REACH
+    assert max(len(p) for p in _PIECES[:15]) + 150 + len("...") == tail.getwidth()[1]
     rnd = random.Random(11)
     texts = [
         "x" * 1000 + " " * 300 + "Continue reading" + "y" * 150 + "...",
