@@ -242,3 +242,15 @@ def test_two_writers_of_one_process_never_share_a_temporary_name(tmp_path: Path)
     for fd, _ in fds:
         os.close(fd)
     assert len({path for _, path in fds}) == 3
+
+
+@pytest.mark.parametrize("count", [2, 17, 37])
+def test_write_many_answers_each_files_digest_in_order(tmp_path: Path, count: int) -> None:
+    """The files are written by several threads; the digests come back in their order."""
+    w = ArticleWriter(tmp_path)
+    w.prepare()
+    files = [(f"2024-03-28-f{i}.md", f"file {i}\n".encode()) for i in range(count)]
+    assert w.write_many(files) == [content_sha256(data) for _, data in files]
+    for name, data in files:
+        assert (tmp_path / name).read_bytes() == data
+    w.close()
