@@ -44,11 +44,15 @@ def test_write_is_atomic_and_durable(tmp_path: Path, monkeypatch: pytest.MonkeyP
     w = ArticleWriter(tmp_path / "out")
     w.prepare()
     calls: list[str] = []
-    real_fsync, real_replace = os.fsync, os.replace
+    real_fsync, real_replace, real_fchmod = os.fsync, os.replace, os.fchmod
 
     def fsync(fd: int) -> None:
         calls.append("fsync-dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync-file")
         real_fsync(fd)
+
+    def fchmod(fd: int, mode: int) -> None:
+        calls.append(f"fchmod-{mode:o}")
+        real_fchmod(fd, mode)
 
     def replace(a: str, b: object) -> None:
         calls.append("replace")
@@ -56,8 +60,10 @@ def test_write_is_atomic_and_durable(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "fchmod", fchmod)
     digest = w.write("2024-03-28-a.md", b"hello\n")
-    assert calls == ["fsync-file", "replace", "fsync-dir"]
+    # The mode is set before the file's fsync, so it is durable with the data.
+    assert calls == ["fchmod-644", "fsync-file", "replace", "fsync-dir"]
     assert digest == content_sha256(b"hello\n")
     assert (tmp_path / "out" / "2024-03-28-a.md").read_bytes() == b"hello\n"
 
