@@ -64,6 +64,9 @@ class ItemSpan:
     start: int
     end: int
     key: bytes
+    # The names of its ancestors (outermost first), and where its start tag ends.
+    parents: tuple[bytes, ...] = ()
+    opened: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,8 @@ def scan_items(
                     if tail is None:
                         return None  # no end tag, or an element of its name inside it
                     pos = tail.end()
-                items.append(_span(match.start(), pos, frame_bytes, body))
+                parents = tuple(n for n, _ in stack)
+                items.append(_span(match, pos, frame_bytes, body, parents))
             elif not match.group("empty"):
                 stack.append((name, match.group(0)))
             continue
@@ -177,11 +181,14 @@ def splice(body: bytes, edits: Sequence[tuple[int, int, bytes]]) -> bytes:
     return b"".join(parts)
 
 
-def _span(start: int, end: int, frame: bytes, body: bytes) -> ItemSpan:
+def _span(
+    opening: re.Match[bytes], end: int, frame: bytes, body: bytes, parents: tuple[bytes, ...]
+) -> ItemSpan:
+    start = opening.start()
     digest = hashlib.blake2b(frame, digest_size=ITEM_KEY_BYTES)
     digest.update(b"\0")
     digest.update(body[start:end])
-    return ItemSpan(start, end, digest.digest())
+    return ItemSpan(start, end, digest.digest(), parents, opening.end())
 
 
 def _ascii_compatible(body: bytes, headers: Mapping[str, str]) -> bool:

@@ -34,6 +34,7 @@ from aggregator.fetch.screen import declares_entities
 from aggregator.hollow import Hollow, edited, find_sections, restore
 from aggregator.itemscan import scan_items, without
 from aggregator.model import Enclosure, MediaItem, ParsedEntry, ParsedFeed, Text
+from aggregator.unread import unread_spans
 
 # feedparser's own sanitizer and relative-URI resolver redo work that the extractor does
 # anyway (it reduces HTML to plain text and resolves URLs itself), and they are the bulk of
@@ -286,14 +287,18 @@ def parse_feed(
     known = [span for span in kept if span.key in known_keys]
     keys = tuple(span.key for span in kept)
     whole = without(body, beyond)
-    # The new items' large CDATA sections are kept away from feedparser too (hollow.py).
-    hollow = find_sections(body, [(s.start, s.end) for s in kept if s.key not in known_keys])
-    if known or hollow is not None:
+    # The new items' large CDATA sections are kept away from feedparser too (hollow.py),
+    # and so are the elements nobody reads (unread.py).
+    new = [s for s in kept if s.key not in known_keys]
+    hollow = find_sections(body, [(s.start, s.end) for s in new])
+    unread = unread_spans(body, new)
+    if known or hollow is not None or unread:
         as_read = _encoding_as_read(whole, response_headers)
         if as_read[0].lower() != "utf-8":
             hollow = None  # the sections' text is put back as UTF-8 only
-        if known or hollow is not None:
-            cuts = [(s.start, s.end) for s in (*known, *beyond)]
+            unread = ()  # and only UTF-8 is known to be what expat accepts
+        if known or hollow is not None or unread:
+            cuts = [(s.start, s.end) for s in (*known, *beyond)] + list(unread)
             cut = _parse_cut(body, cuts, hollow, as_read, url, response_headers)
             if cut is not None and len(cut.entries) == len(kept) - len(known):
                 return replace(cut, item_keys=keys, skipped_items=len(known))
