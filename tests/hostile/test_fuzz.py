@@ -120,7 +120,9 @@ def rss_document(items: list[dict[str, str]], cdata: bool) -> bytes:
     for e in items:
         parts.append(
             f"<item><title>{_text(e['title'], cdata)}</title><link>{escape(e['link'])}</link>"
-            f"<guid>{escape(e['guid'])}</guid><pubDate>{escape(e['date'])}</pubDate>"
+            # The elements nobody reads, which a keyed parse cuts (aggregator.unread).
+            f"<comments>{escape(e['link'])}</comments><dc:creator>{_text(e['credit'], cdata)}"
+            f"</dc:creator><guid>{escape(e['guid'])}</guid><pubDate>{escape(e['date'])}</pubDate>"
             f"<description>{_text(e['summary'], cdata)}</description>"
             f"<content:encoded>{_text(e['content'], cdata)}</content:encoded>"
             f'<media:content url={quoteattr(e["image"])} medium="image"/>'
@@ -130,6 +132,7 @@ def rss_document(items: list[dict[str, str]], cdata: bool) -> bytes:
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
         'xmlns:media="http://search.yahoo.com/mrss/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>F</title>'
         f"<link>http://fuzz.invalid/</link>{''.join(parts)}</channel></rss>"
     ).encode("utf-8", "surrogatepass")
@@ -201,6 +204,8 @@ SNIPPETS = [f.encode("utf-8", "surrogatepass") for f in FRAGMENTS] + [
     b"\x00",
     b"\x80\x81\xc0\xc1\xf5",
     b"<item><title>x</title></item>",
+    b"<comments>x</comments>",
+    b"<dc:creator>",
     b"</channel>",
     b"<entry>",
     b'<?xml version="1.0" encoding="cp037"?>',
