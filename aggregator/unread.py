@@ -4,7 +4,7 @@ A WordPress item carries four simple elements that feedparser reads and the aggr
 never uses: ``<comments>`` (the comment page's URL), ``<dc:creator>`` (the author; the
 front matter has none), ``<wfw:commentRss>`` and ``<slash:comments>``. Each costs
 feedparser as much as any other element (expat's callback, the SAX layer, its start and
-end handlers): about a fifth of its time on the bench's RSS feeds (docs/performance.md).
+end handlers): about a sixth of its time on the bench's RSS feeds (docs/performance.md).
 So they are cut from the document before feedparser reads it, where that gives the same
 entries by construction:
 
@@ -78,37 +78,22 @@ def _children_then_unread(names: frozenset[bytes]) -> re.Pattern[bytes]:
     Every repeat is possessive: on an item that does not fit, the match fails in one pass.
     """
     unread = b"|".join(re.escape(n) for n in sorted(names))
-    grandchild = (
-        rb"<(?P<n2>"
-        + _NAME
-        + rb")"
-        + _ATTRIBUTES
-        + rb"(?:/>|>"
-        + _LEAF_CONTENT
-        + rb"</(?P=n2)\s*+>)"
+    grandchild = rb"<(?P<n2>%s)%s(?:/>|>%s</(?P=n2)\s*+>)" % (_NAME, _ATTRIBUTES, _LEAF_CONTENT)
+    child = rb"<(?!(?:%s)>)(?P<n1>%s)%s(?:/>|>(?:[^<]++|%s|%s|%s|%s)*+</(?P=n1)\s*+>)" % (
+        unread,
+        _NAME,
+        _ATTRIBUTES,
+        _CDATA,
+        _COMMENT,
+        _PI,
+        grandchild,
     )
-    child = (
-        rb"<(?!(?:"
-        + unread
-        + rb")>)(?P<n1>"
-        + _NAME
-        + rb")"
-        + _ATTRIBUTES
-        + rb"(?:/>|>(?:[^<]++|"
-        + _CDATA
-        + rb"|"
-        + _COMMENT
-        + rb"|"
-        + _PI
-        + rb"|"
-        + grandchild
-        + rb")*+</(?P=n1)\s*+>)"
+    # Its text: no markup, no entity and no "]]>" (which character data may not hold).
+    element = rb"<(?P<name>%s)>(?P<text>(?:[^<&\]]++|\](?!\]>))*+|%s)</(?P=name)>" % (
+        unread,
+        _CDATA,
     )
-    return re.compile(
-        rb"(?:[^<]++|" + _COMMENT + rb"|" + _PI + rb"|" + child + rb")*+"
-        rb"(?P<el><(?P<name>" + unread + rb")>"
-        rb"(?P<text>(?:[^<&\]]++|\](?!\]>))*+|" + _CDATA + rb")</(?P=name)>)"
-    )
+    return re.compile(rb"(?:[^<]++|%s|%s|%s)*+(?P<el>%s)" % (_COMMENT, _PI, child, element))
 
 
 def unread_names(body: bytes) -> frozenset[bytes]:
