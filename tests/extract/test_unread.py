@@ -36,11 +36,10 @@ WORDPRESS_CHILDREN = (
 )
 
 
-def rss(*items: bytes, head: bytes = b"", root: bytes = NAMESPACES) -> bytes:
+def rss(*items: bytes, root: bytes = NAMESPACES) -> bytes:
     return (
         b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"' + root + b">"
         b"<channel><title>T</title><link>https://example.com/</link>"
-        + head
         + b"".join(items)
         + b"</channel></rss>"
     )
