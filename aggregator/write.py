@@ -24,7 +24,6 @@ import os
 import re
 import socket
 import stat
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -117,10 +116,11 @@ class ArticleWriter:
         crash (only those no live process is still writing: ``is_stale_temp``)."""
         try:
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                dir=self.output_dir, prefix=temp_prefix(), suffix=TEMP_SUFFIX
-            ):
-                pass
+            # The output folder is checked without making a file in it: a probe file there
+            # outlived a run killed before removing it, among the articles, where no sweep
+            # looks. The staging folder's probe is swept like any temporary file.
+            if not os.access(self.output_dir, os.W_OK | os.X_OK):
+                raise OutputError(f"output folder {self.output_dir} is not writable")
             fd, probe = self._temp_file()
             os.close(fd)
             os.unlink(probe)

@@ -125,6 +125,44 @@ def test_prepare_removes_stale_temp_files_and_checks_writability(tmp_path: Path)
         ArticleWriter(blocker / "sub").prepare()
 
 
+def test_a_run_killed_in_prepare_leaves_nothing_among_the_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed right after it makes a file: that file must be where the sweep looks.
+
+    (A probe file made in the output folder itself once outlived a run killed at that
+    moment, beside the articles; tests/e2e/test_service.py caught it by chance.)
+    """
+    out = tmp_path / "out"
+    real = os.open
+
+    def made_then_killed(path: str, flags: int, *args: int, **kwargs: int) -> int:
+        fd = real(path, flags, *args, **kwargs)
+        if flags & os.O_CREAT:
+            os.close(fd)
+            raise SystemExit("killed")
+        return fd
+
+    monkeypatch.setattr(os, "open", made_then_killed)
+    with pytest.raises(SystemExit):
+        ArticleWriter(out).prepare()
+    monkeypatch.undo()
+    assert [p.name for p in out.iterdir()] == [STAGING]
+    (left,) = (out / STAGING).iterdir()  # swept once its process is gone (test above)
+    assert left.name.startswith(".aggregator-") and left.name.endswith(".tmp")
+
+
+def test_an_output_folder_without_write_access_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # access(2) as an unprivileged user would answer (the tests run as root).
+    real = os.access
+    out = tmp_path / "out"
+    monkeypatch.setattr(os, "access", lambda p, m, **k: p != out and real(p, m, **k))
+    with pytest.raises(OutputError, match="is not writable"):
+        ArticleWriter(out).prepare()
+
+
 def test_temporary_files_are_made_in_the_staging_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
