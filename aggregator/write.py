@@ -119,7 +119,8 @@ class ArticleWriter:
             # The output folder is checked without making a file in it: a probe file there
             # outlived a run killed before removing it, among the articles, where no sweep
             # looks. The staging folder's probe is swept like any temporary file.
-            if not os.access(self.output_dir, os.W_OK | os.X_OK):
+            effective = os.access in os.supports_effective_ids  # as the process, not its uid
+            if not os.access(self.output_dir, os.W_OK | os.X_OK, effective_ids=effective):
                 raise OutputError(f"output folder {self.output_dir} is not writable")
             fd, probe = self._temp_file()
             os.close(fd)
