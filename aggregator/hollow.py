@@ -45,8 +45,8 @@ _CLOSE_RE = {
 # holding one): C0 controls but tab, LF and CR; U+FFFE and U+FFFF. (A surrogate is not
 # valid UTF-8.) Deleting the controls and comparing lengths is a C loop: a regex over the
 # bench's sections took six times as long.
-_CONTROLS = bytes(c for c in range(0x20) if c not in b"\t\n\r")
-_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+CONTROLS = bytes(c for c in range(0x20) if c not in b"\t\n\r")
+NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 # feedparser's own table (feedparser.mixin._cp1252): the C1 controls that windows-1252
 # uses for printable characters, mapped to those characters. str.translate looks up every
 # character: it is applied only to a text holding one (in UTF-8, C2 80 to C2 9F).
@@ -105,8 +105,8 @@ def as_feedparser_reads(section: bytes) -> str | None:
     """The text feedparser makes of a CDATA section of a UTF-8 document that is the whole
     content of an HTML element; None when it would not be that simple (not UTF-8, or a
     character XML forbids)."""
-    if len(section.translate(None, _CONTROLS)) != len(section) or any(
-        bad in section for bad in _NONCHARACTERS
+    if len(section.translate(None, CONTROLS)) != len(section) or any(
+        bad in section for bad in NONCHARACTERS
     ):
         return None
     try:

@@ -27,21 +27,28 @@ from aggregator.model import ITEM_KEY_BYTES
 
 __all__ = ["ItemScan", "ItemSpan", "scan_items", "splice", "without"]
 
-# Every repeat is possessive, and no two of them can share a character: on a document
-# that does not match, each failure costs one pass, never a backtrack through the text
-# (a DOCTYPE of 20,000 "]" took 5 s with lazy repeats).
+# Fragments of the markup grammar (regular expression sources), shared with
+# ``aggregator.unread``. Every repeat is possessive, and no two of them can share a
+# character: on a document that does not match, each failure costs one pass, never a
+# backtrack through the text (a DOCTYPE of 20,000 "]" took 5 s with lazy repeats).
+NAME = rb"[A-Za-z_][\w.:-]*+"
+ATTRIBUTES = rb"""(?:\s++[^\s=/>"'<]++\s*+=\s*+(?:"[^"<]*+"|'[^'<]*+'))*+\s*+"""
+COMMENT = rb"<!--(?:[^-]++|-(?!->))*+-->"
+CDATA = rb"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
+PI = rb"<\?(?:[^?]++|\?(?!>))*+\?>"  # a processing instruction
+
 _TOKEN_RE = re.compile(
-    rb"""
-      <!--(?:[^-]++|-(?!->))*+-->                     # a comment
-    | <!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>           # a CDATA section
-    | <\?(?:[^?]++|\?(?!>))*+\?>                       # a processing instruction
-    | <!DOCTYPE(?:[^\[>]++|\[[^\]]*+\])*+>              # the DOCTYPE, internal subset too
-    | </(?P<end>[A-Za-z_][\w.:-]*+)\s*+>              # an end tag
-    | <(?P<start>[A-Za-z_][\w.:-]*+)                 # a start tag and its attributes
-        (?:\s++[^\s=/>"'<]++\s*+=\s*+(?:"[^"<]*+"|'[^'<]*+'))*+\s*+(?P<empty>/)?>
-    | (?P<bad><)                                     # anything else: not followed
-    """,
-    re.VERBOSE,
+    b"|".join(
+        (
+            COMMENT,
+            CDATA,
+            PI,
+            rb"<!DOCTYPE(?:[^\[>]++|\[[^\]]*+\])*+>",  # the DOCTYPE, internal subset too
+            rb"</(?P<end>%s)\s*+>" % NAME,  # an end tag
+            rb"<(?P<start>%s)%s(?P<empty>/)?>" % (NAME, ATTRIBUTES),  # a start tag
+            rb"(?P<bad><)",  # anything else: not followed
+        )
+    )
 )
 _ITEM_NAMES = frozenset({b"item", b"entry"})
 _ANY_ITEM_END_RE = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
@@ -157,9 +164,8 @@ def _item_rest(name: bytes) -> re.Pattern[bytes]:
     fails the match. Possessive repeats: a failure never backtracks into the text."""
     q = re.escape(name)
     return re.compile(
-        rb"(?:[^<]++|<!--(?:[^-]++|-(?!->))*+-->|<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
-        rb"|<\?(?:[^?]++|\?(?!>))*+\?>"
-        rb"|<(?!!--|!\[CDATA\[|\?|/?" + q + rb"[\s/>]))*+</" + q + rb"\s*>",
+        rb"(?:[^<]++|%s|%s|%s|<(?!!--|!\[CDATA\[|\?|/?%s[\s/>]))*+</%s\s*>"
+        % (COMMENT, CDATA, PI, q, q),
         re.DOTALL,
     )
 

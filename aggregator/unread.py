@@ -38,7 +38,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from aggregator.itemscan import ItemSpan
+from aggregator.hollow import CONTROLS, NONCHARACTERS
+from aggregator.itemscan import ATTRIBUTES, CDATA, COMMENT, NAME, PI, ItemSpan
 
 __all__ = ["NAMESPACES", "unread_names", "unread_spans"]
 
@@ -54,18 +55,13 @@ UNPREFIXED = b"comments"
 RSS_ITEM_PARENTS = (b"rss", b"channel")
 
 _XMLNS_RE = re.compile(rb"xmlns(?::([A-Za-z_][\w.-]*+))?\s*+=")
-# The characters XML 1.0 forbids in a UTF-8 text (those hollow.py checks for in its
-# sections): C0 controls but tab, LF and CR; U+FFFE and U+FFFF.
-_FORBIDDEN_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+# The characters XML 1.0 forbids in a UTF-8 text (hollow.py's), found in place.
+_FORBIDDEN_RE = re.compile(
+    b"[%s]|%s" % (re.escape(CONTROLS), b"|".join(re.escape(n) for n in NONCHARACTERS))
+)
+_LEAF_CONTENT = rb"(?:[^<]++|%s|%s|%s)*+" % (CDATA, COMMENT, PI)
 
-_NAME = rb"[A-Za-z_][\w.:-]*+"
-_ATTRIBUTES = rb"(?:\s++[^\s=/>\"'<]++\s*+=\s*+(?:\"[^\"<]*+\"|'[^'<]*+'))*+\s*+"
-_CDATA = rb"<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
-_COMMENT = rb"<!--(?:[^-]++|-(?!->))*+-->"
-_PI = rb"<\?(?:[^?]++|\?(?!>))*+\?>"
-_LEAF_CONTENT = rb"(?:[^<]++|" + _CDATA + rb"|" + _COMMENT + rb"|" + _PI + rb")*+"
-
-_ROOT_RE = re.compile(rb"<rss" + _ATTRIBUTES + rb">")
+_ROOT_RE = re.compile(rb"<rss" + ATTRIBUTES + rb">")
 _DECLARATION_RE = re.compile(
     rb"""\sxmlns:([A-Za-z_][\w.-]*+)\s*+=\s*+(?:"([^"<]*+)"|'([^'<]*+)')"""
 )
@@ -78,22 +74,22 @@ def _children_then_unread(names: frozenset[bytes]) -> re.Pattern[bytes]:
     Every repeat is possessive: on an item that does not fit, the match fails in one pass.
     """
     unread = b"|".join(re.escape(n) for n in sorted(names))
-    grandchild = rb"<(?P<n2>%s)%s(?:/>|>%s</(?P=n2)\s*+>)" % (_NAME, _ATTRIBUTES, _LEAF_CONTENT)
+    grandchild = rb"<(?P<n2>%s)%s(?:/>|>%s</(?P=n2)\s*+>)" % (NAME, ATTRIBUTES, _LEAF_CONTENT)
     child = rb"<(?!(?:%s)>)(?P<n1>%s)%s(?:/>|>(?:[^<]++|%s|%s|%s|%s)*+</(?P=n1)\s*+>)" % (
         unread,
-        _NAME,
-        _ATTRIBUTES,
-        _CDATA,
-        _COMMENT,
-        _PI,
+        NAME,
+        ATTRIBUTES,
+        CDATA,
+        COMMENT,
+        PI,
         grandchild,
     )
     # Its text: no markup, no entity and no "]]>" (which character data may not hold).
     element = rb"<(?P<name>%s)>(?P<text>(?:[^<&\]]++|\](?!\]>))*+|%s)</(?P=name)>" % (
         unread,
-        _CDATA,
+        CDATA,
     )
-    return re.compile(rb"(?:[^<]++|%s|%s|%s)*+(?P<el>%s)" % (_COMMENT, _PI, child, element))
+    return re.compile(rb"(?:[^<]++|%s|%s|%s)*+(?P<el>%s)" % (COMMENT, PI, child, element))
 
 
 def unread_names(body: bytes) -> frozenset[bytes]:
