@@ -19,9 +19,9 @@ from aggregator.model import ParsedFeed
 from aggregator.parse import parse_feed
 from tests.extract.conftest import DATA
 from tests.extract.test_corpus import _files
+from tests.extract.test_hollow import URL, keyed_equals_plain
 from tests.extract.test_known_items import check_document
 
-URL = "https://example.com/feed.xml"
 NAMESPACES = (
     b' xmlns:dc="http://purl.org/dc/elements/1.1/"'
     b' xmlns:wfw="http://wellformedweb.org/CommentAPI/"'
@@ -72,14 +72,6 @@ def cut(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(parse, "_parse_cut", counting)
     return count
-
-
-def keyed_equals_plain(body: bytes, headers: dict[str, str] | None = None) -> ParsedFeed:
-    keyed = parse_feed(body, url=URL, headers=headers, known_items=frozenset())
-    plain = parse_feed(body, url=URL, headers=headers)
-    assert keyed.entries == plain.entries
-    assert keyed.item_keys and len(keyed.item_keys) == len(keyed.entries)
-    return keyed
 
 
 def test_a_wordpress_item_loses_its_four_unread_elements(cut: list[int]) -> None:
