@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+import feedparser.api
 import feedparser.encodings
 import feedparser.mixin
 import feedparser.urls
@@ -230,9 +231,21 @@ def _quick_windows_1252_fixes() -> None:
     feedparser.mixin._cp1252 = _Windows1252Table(original)
 
 
+def _text_in_one_piece() -> None:
+    """Have feedparser read every document with ``aggregator.sax``'s expat driver, which
+    hands each run of text over in one call instead of one a line and one a reference.
+
+    The same results by SAX's contract (the module says why), shown on the whole corpus
+    (``tests/extract/test_sax.py``). Parsing and extracting a bench feed: see
+    docs/performance.md.
+    """
+    feedparser.api.PREFERRED_XML_PARSERS = ["aggregator.sax"]
+
+
 _direct_dict_lookups()
 _direct_deep_copies()
 _quick_windows_1252_fixes()
+_text_in_one_piece()
 
 
 _DAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
