@@ -1,6 +1,6 @@
 """Article to file text, in the exact layout of the site's files (reference/FORMAT.md).
 
-The front matter is emitted by PyYAML from a node tree we build ourselves: keys plain,
+The front matter is emitted by PyYAML from events we build ourselves: keys plain,
 every value a double-quoted scalar (the only YAML style that escapes U+0085, U+2028,
 U+2029, NUL and the BOM instead of writing them raw), ``tags`` a flow sequence. No value is
 ever put into the text by string formatting (POLITENESS_AND_SECURITY.md 2.8).
@@ -48,41 +48,78 @@ _MARKDOWN_LINK_CLOSE_RE = re.compile(r"\](?=[(\[:])")
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def _scalar(value: str) -> yaml.ScalarNode:
-    return yaml.ScalarNode(_STR, value, style='"')
+_DOCUMENT_START: tuple[yaml.Event, ...] = (
+    yaml.StreamStartEvent(),
+    yaml.DocumentStartEvent(explicit=False),
+    yaml.MappingStartEvent(None, "tag:yaml.org,2002:map", True, flow_style=False),
+)
+_DOCUMENT_END: tuple[yaml.Event, ...] = (
+    yaml.MappingEndEvent(),
+    yaml.DocumentEndEvent(explicit=False),
+    yaml.StreamEndEvent(),
+)
+_TAGS_START = yaml.SequenceStartEvent(None, "tag:yaml.org,2002:seq", True, flow_style=True)
+_TAGS_END = yaml.SequenceEndEvent()
 
 
-def front_matter_node(article: Article) -> yaml.MappingNode:
-    """The YAML node tree of the front matter, keys in the site's order."""
-    values: dict[str, yaml.Node] = {
-        "title": _scalar(article.title),
-        "date": _scalar(format_instant(article.date)),
-        "publishedDate": _scalar(article.published_date),
-        "summary": _scalar(article.summary),
-        "importance": _scalar(article.importance),
-        "sourceUrl": _scalar(article.source_url),
-        "tags": yaml.SequenceNode(
-            "tag:yaml.org,2002:seq", [_scalar(t) for t in article.tags], flow_style=True
-        ),
-        "permalink": _scalar(article.permalink),
-        "imageUrl": _scalar(article.image_url),
-        "imageCredit": _scalar(article.image_credit),
+def _key(key: str) -> yaml.ScalarEvent:
+    # A plain scalar: implicit only if the resolver reads the key back as a string, as
+    # PyYAML's serializer asks (all of ours are; tests/test_render.py).
+    resolver: Any = yaml.resolver.Resolver()  # untyped
+    plain = resolver.resolve(yaml.ScalarNode, key, (True, False)) == _STR
+    return yaml.ScalarEvent(None, _STR, (plain, True), key, style=None)
+
+
+_KEYS = {key: _key(key) for key in FRONT_MATTER_KEYS}
+
+
+def _scalar(value: str) -> yaml.ScalarEvent:
+    # Double-quoted: neither emitter writes a tag before a quoted scalar whose second
+    # implicit flag is set, and a ``str`` always has it. The first flag (would the text read
+    # back as a string unquoted?) matters only to a plain scalar, so the resolver is not
+    # asked about every value as the serializer does.
+    return yaml.ScalarEvent(None, _STR, (True, True), value, style='"')
+
+
+def front_matter_events(article: Article) -> list[yaml.Event]:
+    """The YAML events of the front matter, keys in the site's order: keys plain, every
+    value double-quoted, ``tags`` a flow sequence.
+
+    They are the events PyYAML's serializer makes of that node tree, but for the first
+    implicit flag of the values (``_scalar``), and they are handed to the emitter
+    directly: the serializer asked the resolver about every key and value twice.
+    """
+    values: dict[str, str | tuple[str, ...]] = {
+        "title": article.title,
+        "date": format_instant(article.date),
+        "publishedDate": article.published_date,
+        "summary": article.summary,
+        "importance": article.importance,
+        "sourceUrl": article.source_url,
+        "tags": article.tags,
+        "permalink": article.permalink,
+        "imageUrl": article.image_url,
+        "imageCredit": article.image_credit,
     }
-    pairs: list[tuple[Any, Any]] = [
-        (yaml.ScalarNode(_STR, key, style=None), values[key]) for key in FRONT_MATTER_KEYS
-    ]
-    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
+    events: list[yaml.Event] = [*_DOCUMENT_START]
+    for key in FRONT_MATTER_KEYS:
+        events.append(_KEYS[key])
+        value = values[key]
+        if isinstance(value, str):
+            events.append(_scalar(value))
+        else:
+            events.extend((_TAGS_START, *map(_scalar, value), _TAGS_END))
+    events.extend(_DOCUMENT_END)
+    return events
 
 
 def render_front_matter(article: Article) -> str:
     """``---`` lines around the YAML front matter, ending with a newline."""
-    body = yaml.serialize(
-        front_matter_node(article),
+    body = yaml.emit(
+        front_matter_events(article),
         Dumper=_BaseDumper,
         allow_unicode=True,
         width=2**31 - 1,  # never fold a long value onto a second line
-        explicit_start=False,
-        explicit_end=False,
     )
     return f"---\n{body}---\n"
 
@@ -160,7 +197,7 @@ def parse_front_matter(text: str) -> dict[str, Any]:
 
 __all__ = [
     "FRONT_MATTER_KEYS",
-    "front_matter_node",
+    "front_matter_events",
     "parse_front_matter",
     "render_article",
     "render_body",

@@ -24,7 +24,7 @@ from aggregator.model import (
 )
 from aggregator.render import (
     FRONT_MATTER_KEYS,
-    front_matter_node,
+    front_matter_events,
     parse_front_matter,
     render_article,
 )
@@ -220,15 +220,89 @@ def test_any_text_round_trips(title: str, summary: str) -> None:
     assert yaml.safe_load(yaml.safe_dump(meta, allow_unicode=True)) == meta
 
 
+EMIT: dict[str, object] = {"allow_unicode": True, "width": 2**31 - 1}
+
+
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
 @settings(max_examples=300, deadline=None)
 @given(values=st.lists(st.text(max_size=80), min_size=3, max_size=3))
 def test_libyaml_and_python_emitters_agree(values: list[str]) -> None:
     article = replace(ARTICLE, title=values[0], summary=values[1], tags=(values[2],))
-    kwargs: dict[str, object] = {"allow_unicode": True, "width": 2**31 - 1}
-    node = front_matter_node(article)
-    python = yaml.serialize(node, Dumper=yaml.SafeDumper, **kwargs)
-    assert python == yaml.serialize(node, Dumper=yaml.CSafeDumper, **kwargs)
+    events = front_matter_events(article)
+    python = yaml.emit(events, Dumper=yaml.SafeDumper, **EMIT)
+    assert python == yaml.emit(events, Dumper=yaml.CSafeDumper, **EMIT)
+
+
+def node_tree(article: Article) -> yaml.MappingNode:
+    """The front matter as the node tree PyYAML's serializer was given before the events
+    were built directly (keys plain, values double-quoted, tags a flow sequence)."""
+
+    def scalar(value: str) -> yaml.ScalarNode:
+        return yaml.ScalarNode("tag:yaml.org,2002:str", value, style='"')
+
+    tags = yaml.SequenceNode(
+        "tag:yaml.org,2002:seq", [scalar(t) for t in article.tags], flow_style=True
+    )
+    values = {
+        "title": article.title,
+        "date": render.format_instant(article.date),
+        "publishedDate": article.published_date,
+        "summary": article.summary,
+        "importance": article.importance,
+        "sourceUrl": article.source_url,
+        "permalink": article.permalink,
+        "imageUrl": article.image_url,
+        "imageCredit": article.image_credit,
+    }
+    pairs: list[tuple[yaml.Node, yaml.Node]] = [
+        (
+            yaml.ScalarNode("tag:yaml.org,2002:str", key, style=None),
+            tags if key == "tags" else scalar(values[key]),
+        )
+        for key in FRONT_MATTER_KEYS
+    ]
+    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
+
+
+# Texts that read back as something else unquoted: what the serializer's resolver is for.
+COERCED = ["true", "yes", "No", "on", "null", "~", "", "1", "-1.5", "1e3", ".inf", "0x1F"]
+COERCED += ["2024-01-01", "2024-01-01 10:00:00", "1:20", "<<", "=", "!!str", "*a", "&a"]
+
+
+@pytest.mark.parametrize("dumper", [yaml.SafeDumper, getattr(yaml, "CSafeDumper", None)])
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.sampled_from(COERCED), st.text(max_size=40)), min_size=9),
+    tags=st.lists(st.one_of(st.sampled_from(COERCED), st.text(max_size=20)), max_size=4),
+)
+def test_the_events_write_what_the_serializer_wrote(
+    dumper: type[yaml.SafeDumper] | None, values: list[str], tags: list[str]
+) -> None:
+    if dumper is None:
+        pytest.skip("PyYAML built without libyaml")
+    article = replace(
+        ARTICLE,
+        title=values[0],
+        published_date=values[1],
+        summary=values[2],
+        importance=values[3],
+        source_url=values[4],
+        permalink=values[5],
+        image_url=values[6],
+        image_credit=values[7],
+        tags=tuple(tags),
+    )
+    serialized = yaml.serialize(node_tree(article), Dumper=dumper, **EMIT)
+    assert yaml.emit(front_matter_events(article), Dumper=dumper, **EMIT) == serialized
+    assert render.render_front_matter(article) == f"---\n{serialized}---\n"
+
+
+def test_the_keys_are_plain_and_read_back_as_strings() -> None:
+    resolver = yaml.resolver.Resolver()
+    for key in FRONT_MATTER_KEYS:
+        assert resolver.resolve(yaml.ScalarNode, key, (True, False)) == "tag:yaml.org,2002:str"
+    text = render_article(ARTICLE, FR)
+    assert all(f"\n{key}: " in text for key in FRONT_MATTER_KEYS)
 
 
 def test_plain_text_in_the_body_cannot_become_a_markdown_link() -> None:
