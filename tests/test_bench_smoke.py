@@ -104,6 +104,7 @@ def test_server_validators_gzip_and_bump(server: FeedServer) -> None:
 def test_parsecost_skips_the_items_of_the_earlier_version(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    import feedparser.api
     import feedparser.mixin
 
     from bench import parsecost
@@ -114,6 +115,9 @@ def test_parsecost_skips_the_items_of_the_earlier_version(
     # Both ways of the base-URI check were timed, and the aggregator's is back in place.
     assert re.search(r"memory / own check +\d+\.\d+ x", out), out
     assert feedparser.mixin.make_safe_absolute_uri is remembered
+    # So were both expat drivers, and the aggregator's is back in place.
+    assert re.search(r"text in one piece / in pieces +\d+\.\d+ x", out), out
+    assert feedparser.api.PREFERRED_XML_PARSERS == ["aggregator.sax"]
     found = re.search(r"items skipped ([\d,]+) of ([\d,]+)", out)
     assert found is not None, out
     skipped, total = (int(g.replace(",", "")) for g in found.groups())
@@ -144,6 +148,28 @@ def test_httpfloor_times_every_way(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.count(" s  (") == 6, out
     assert "16 slots" in out and "imports" in out
     assert "slot transports" in out and "Fetcher" in out
+
+
+def test_instructions_runs_the_passes_it_counts() -> None:
+    """The passes valgrind counts (here without it) run in a checkout and count articles."""
+    import subprocess
+
+    from bench import instructions
+
+    root = Path(__file__).resolve().parents[1]
+    for passes in ("0", "1"):
+        done = subprocess.run(
+            [sys.executable, "-c", instructions._PASSES, "2", passes],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        expected = sum(spec.n_entries for spec in feeds.generate(2))
+        assert int(done.stdout.split()[0]) == expected, done.stdout
+    err = "==7== Events    : Ir\n==7== Collected : 123\n==7==\n==7== I   refs:      1,234,567\n"
+    found = instructions._REFS_RE.search(err)
+    assert found is not None and found[1] == "1,234,567"
 
 
 def test_the_measured_package_gets_its_bytecode(tmp_path: Path) -> None:
