@@ -7,7 +7,10 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from aggregator.extract import text as text_module
 from aggregator.extract.text import _split_blocks, html_blocks, html_to_text, one_line, truncate
 
 
@@ -79,6 +82,44 @@ def test_blocks_split_as_the_regexes_they_replaced() -> None:
     for _ in range(20_000):
         text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
         assert _split_blocks(text) == reference(text), repr(text)
+
+
+def parsed(markup: str) -> list[str]:
+    """``html_blocks`` as it was before texts without markup skipped libxml2."""
+    cut = text_module._CONTROL_RE.sub(" ", markup[: text_module.MAX_HTML_CHARS])
+    return text_module._parsed_blocks(cut) if markup else []
+
+
+def test_a_text_without_markup_reads_as_libxml2_reads_it() -> None:
+    """Every code point but ``<`` and ``&`` (4,096 to a text, each between letters), a
+    text of every kind of whitespace and control, and one as long as the cut."""
+    points = [chr(c) for c in range(0x110000) if chr(c) not in "<&"]
+    for start in range(0, len(points), 4096):
+        markup = " ".join(f"a{c}b" for c in points[start : start + 4096])
+        assert html_blocks(markup) == parsed(markup), hex(ord(points[start]))
+    controls = "".join(chr(c) for c in range(0x100) if not chr(c).isprintable())
+    for markup in (controls, f"x{controls}y\u2028z \ufeff", "\x1e".join("abc")):
+        assert html_blocks(markup) == parsed(markup), repr(markup)
+    long = "word, " * (text_module.MAX_HTML_CHARS // 5)
+    assert html_blocks(long) == parsed(long)
+    assert len(html_blocks(long)[0]) == text_module.MAX_HTML_CHARS  # ends on "word"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="<&"), max_size=60))
+def test_any_text_without_markup_reads_as_libxml2_reads_it(markup: str) -> None:
+    assert html_blocks(markup) == parsed(markup)
+
+
+def test_only_a_text_without_markup_skips_libxml2(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = text_module._parsed_blocks
+    monkeypatch.setattr(text_module, "_parsed_blocks", lambda t: calls.append(t) or real(t))
+    assert html_blocks("Plain title, > 1 — d\u2019accord") == ["Plain title, > 1 — d’accord"]
+    assert calls == []
+    assert html_blocks("a &amp; b") == ["a & b"]
+    assert html_blocks("a <b>b</b>") == ["a b"]
+    assert calls == ["a &amp; b", "a <b>b</b>"]
 
 
 def test_huge_input_is_bounded() -> None:
