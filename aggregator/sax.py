@@ -7,7 +7,7 @@ element's content type each time) and joins the list when the element ends, so t
 of pieces changes nothing but the time: SAX lets a parser hand contiguous text over "in a
 single chunk, or ... in several chunks" (``xml.sax.handler.ContentHandler.characters``).
 With pyexpat's ``buffer_text`` on, the pieces come joined, flushed before every other
-event: a bench feed's entry took 54 calls instead of 23 (docs/performance.md).
+event: a bench feed's entry took 23 calls instead of 54 (docs/performance.md).
 
 feedparser asks ``xml.sax.make_parser`` for the drivers it names in
 ``feedparser.api.PREFERRED_XML_PARSERS`` first; ``aggregator.parse`` names this module

@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import feedparser.api
 import feedparser.mixin
@@ -42,6 +43,23 @@ def per_feed_ms(count: int, runs: int, work: Callable[[int], object]) -> float:
             work(i)
         timings.append((time.perf_counter() - started) / count * 1000)
     return statistics.median(timings)
+
+
+def alternating(
+    runs: int, work: Callable[[], float], target: object, name: str, values: list[Any]
+) -> list[float]:
+    """The median of ``work()`` with ``target.name`` set to each of ``values``, in passes
+    that alternate; the attribute is put back afterwards."""
+    original = getattr(target, name)
+    timings: list[list[float]] = [[] for _ in values]
+    try:
+        for _ in range(runs):
+            for value, times in zip(values, timings, strict=True):
+                setattr(target, name, value)
+                times.append(work())
+    finally:
+        setattr(target, name, original)
+    return [statistics.median(times) for times in timings]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,38 +94,29 @@ def main(argv: list[str] | None = None) -> int:
         cut_full = per_feed_ms(n, args.runs, lambda i: parse(i, known[i]))
     finally:
         hollow.MIN_SECTION_BYTES = hollow_min
+
+    def first() -> float:
+        return per_feed_ms(n, 1, lambda i: parse(i, frozenset()))
+
     # The keyed first parse with feedparser's own base-URI check, passes alternating with
     # the aggregator's (whose check is answered from memory).
-    remembered = feedparser.mixin.make_safe_absolute_uri
-    with_memory: list[float] = []
-    own_check: list[float] = []
-    try:
-        for _ in range(args.runs):
-            for check, timings in (
-                (remembered, with_memory),
-                (feedparser.urls.make_safe_absolute_uri, own_check),
-            ):
-                feedparser.mixin.make_safe_absolute_uri = check
-                timings.append(per_feed_ms(n, 1, lambda i: parse(i, frozenset())))
-    finally:
-        feedparser.mixin.make_safe_absolute_uri = remembered
-    memo = statistics.median(with_memory)
-    own = statistics.median(own_check)
-    # The keyed first parse with the standard library's expat driver, which hands text over
-    # in pieces (one a line, one a reference), passes alternating with the aggregator's
-    # (aggregator.sax: each run of text in one piece).
-    drivers = feedparser.api.PREFERRED_XML_PARSERS
-    buffered: list[float] = []
-    pieces: list[float] = []
-    try:
-        for _ in range(args.runs):
-            for names, timings in ((drivers, buffered), (["xml.sax.expatreader"], pieces)):
-                feedparser.api.PREFERRED_XML_PARSERS = names
-                timings.append(per_feed_ms(n, 1, lambda i: parse(i, frozenset())))
-    finally:
-        feedparser.api.PREFERRED_XML_PARSERS = drivers
-    joined = statistics.median(buffered)
-    split = statistics.median(pieces)
+    memo, own = alternating(
+        args.runs,
+        first,
+        feedparser.mixin,
+        "make_safe_absolute_uri",
+        [feedparser.mixin.make_safe_absolute_uri, feedparser.urls.make_safe_absolute_uri],
+    )
+    # The same with the standard library's expat driver, which hands text over in pieces
+    # (one a line, one a reference), against the aggregator's (aggregator.sax: each run of
+    # text in one piece).
+    joined, split = alternating(
+        args.runs,
+        first,
+        feedparser.api,
+        "PREFERRED_XML_PARSERS",
+        [feedparser.api.PREFERRED_XML_PARSERS, ["xml.sax.expatreader"]],
+    )
     scan = per_feed_ms(n, args.runs, lambda i: scan_items(after[i], headers=HEADERS, limit=LIMIT))
     results = [
         parse_feed(after[i], url=URL, headers=HEADERS, max_entries=LIMIT, known_items=known[i])

@@ -272,7 +272,7 @@ COERCED += ["2024-01-01", "2024-01-01 10:00:00", "1:20", "<<", "=", "!!str", "*a
 @pytest.mark.parametrize("dumper", [yaml.SafeDumper, getattr(yaml, "CSafeDumper", None)])
 @settings(max_examples=300, deadline=None)
 @given(
-    values=st.lists(st.one_of(st.sampled_from(COERCED), st.text(max_size=40)), min_size=9),
+    values=st.lists(st.one_of(st.sampled_from(COERCED), st.text(max_size=40)), min_size=8),
     tags=st.lists(st.one_of(st.sampled_from(COERCED), st.text(max_size=20)), max_size=4),
 )
 def test_the_events_write_what_the_serializer_wrote(
