@@ -22,8 +22,8 @@ import feedparser.api
 import pytest
 
 from aggregator import sax
-from aggregator.parse import FEEDPARSER_OPTIONS, parse_feed
-from tests.extract.test_feedparser_dict import _normal, parse_corpus_twice
+from aggregator.parse import parse_feed
+from tests.extract.test_feedparser_dict import BOTH_OPTIONS, _normal, assert_corpus_parses_the_same
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def _parse_all(options: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
-@pytest.mark.parametrize("options", [FEEDPARSER_OPTIONS, {}], ids=["aggregator", "defaults"])
+@BOTH_OPTIONS
 def test_feedparser_reads_split_texts_as_with_the_standard_driver(
     options: dict[str, Any], standard_driver: Callable[[], None]
 ) -> None:
@@ -166,10 +166,8 @@ def test_a_parsed_feed_is_the_same(standard_driver: Callable[[], None]) -> None:
     assert buffered == {name: parse_feed(body, url=url) for name, body in DOCUMENTS.items()}
 
 
-@pytest.mark.parametrize("options", [FEEDPARSER_OPTIONS, {}], ids=["aggregator", "defaults"])
+@BOTH_OPTIONS
 def test_the_corpus_parses_as_with_the_standard_driver(
     options: dict[str, Any], standard_driver: Callable[[], None]
 ) -> None:
-    differ, standard = parse_corpus_twice(options, standard_driver)
-    assert not differ
-    assert sum(bool(r.get("entries")) for r in standard) > 1000
+    assert_corpus_parses_the_same(options, standard_driver)
