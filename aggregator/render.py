@@ -159,7 +159,9 @@ def render_body(article: Article, labels: Labels) -> str:
     if summary:
         parts.append(f"## {labels.summary_heading}")
         parts.append(summary)
-    source = _one_line(article.source_url)
+    # A plain-text line like the credit's: a URL can hold "][" or "]:" (from a relative guid
+    # resolved against the feed, say), and must not become Markdown link syntax.
+    source = _inline(article.source_url)
     if source:  # an entry with neither link nor URL guid has nothing to cite
         parts.append(f"## {labels.source_heading}")
         parts.append(source)

@@ -318,6 +318,15 @@ def test_plain_text_in_the_body_cannot_become_a_markdown_link() -> None:
     assert parse_front_matter(render_article(article, FR))["summary"] == article.summary
 
 
+def test_a_source_url_cannot_become_a_markdown_link() -> None:
+    # Found by the fuzzer (tests/hostile/crashes/crash-4321fd9df024e7aa.xml): a guid
+    # "][x](javascript:alert(1))" resolved against the feed's URL.
+    url = "http://fuzz.invalid/][x]%28javascript:alert%281%29%29 [y]: z"
+    body = render_article(replace(ARTICLE, source_url=url), FR).split("---\n", 2)[2]
+    assert body.endswith("\nhttp://fuzz.invalid/\\][x]%28javascript:alert%281%29%29 [y\\]: z\n")
+    assert render_article(ARTICLE, FR).endswith("\nhttps://example.com/a\n")
+
+
 def test_one_line_turns_every_line_break_into_a_space() -> None:
     for c in render._LINE_BREAKS:
         assert render._one_line(f" a{c}b {c}{c} c{c}") == "a b c", repr(c)
