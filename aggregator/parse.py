@@ -199,36 +199,35 @@ def _direct_deep_copies() -> None:
     cls.__deepcopy__ = __deepcopy__
 
 
-#: Most code points the windows-1252 table below keeps answers for (each about 100 bytes).
-_TRANSLATION_MEMORY = 4096
-
-
-class _Windows1252Table(dict[int, Any]):
-    """feedparser's windows-1252 table for ``str.translate``, answering a missing code point
-    with itself (what ``translate`` does when the lookup raises) and remembering it."""
-
-    __slots__ = ()
-
-    def __missing__(self, code: int) -> int:
-        if len(self) < _TRANSLATION_MEMORY:
-            self[code] = code
-        return code
+#: Code points the windows-1252 table below answers directly: the Basic Multilingual Plane.
+_TABLE_SIZE = 0x10000
 
 
 def _quick_windows_1252_fixes() -> None:
-    """Map windows-1252's C1 characters without a raised ``KeyError`` per other character.
+    """Map windows-1252's C1 characters by indexing a string, not by a dictionary's misses.
 
     feedparser's ``pop`` runs ``output.translate(_cp1252)`` on every text it keeps; the
-    table holds only U+0080-U+009F, so a text that is not pure ASCII costs a ``KeyError``
-    raised and cleared for each of its characters: 5 % of parsing and extracting a bench
-    feed. The same table with a ``__missing__`` that answers a code point with itself
-    gives the same text (shown for every code point, ``tests/extract/test_windows_1252.py``)
-    at about 0.6 x the time. Done only while feedparser's table is a plain ``dict``.
+    table holds only U+0080-U+009F, so each other character's lookup fails, and
+    ``str.translate`` raises and clears a ``KeyError`` for it (for every distinct character
+    of an ASCII text, for every character of any other): 5 % of parsing and extracting a
+    bench feed. ``translate`` also takes a sequence: here a string of the Basic
+    Multilingual Plane, each code point mapped as feedparser's table maps it and to
+    itself otherwise. A code point past its end raises ``IndexError``, a ``LookupError``,
+    which ``translate`` answers as it does a missing key: with the character itself.
+    Same text for every code point (``tests/extract/test_windows_1252.py``); 128 KiB, built
+    once. Done only while feedparser's table is a plain ``dict`` of single characters
+    inside that plane.
     """
     original = getattr(feedparser.mixin, "_cp1252", None)
-    if type(original) is not dict:
+    if type(original) is not dict or not all(
+        type(code) is int and 0 <= code < _TABLE_SIZE and type(to) is str and len(to) == 1
+        for code, to in original.items()
+    ):
         return
-    feedparser.mixin._cp1252 = _Windows1252Table(original)
+    table = list(map(chr, range(_TABLE_SIZE)))
+    for code, to in original.items():
+        table[code] = to
+    feedparser.mixin._cp1252 = "".join(table)
 
 
 def _text_in_one_piece() -> None:

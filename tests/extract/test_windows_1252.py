@@ -1,10 +1,10 @@
-"""feedparser's windows-1252 table, answered without a ``KeyError`` per character.
+"""feedparser's windows-1252 table, answered by indexing a string instead of a dictionary.
 
-``aggregator.parse`` gives ``feedparser.mixin`` a copy of its ``_cp1252`` table whose
-``__missing__`` answers a code point with itself, which is what ``str.translate`` does when
-the lookup fails. These tests show that every code point is translated as with
-feedparser's own table, that the remembered answers stay bounded, and that the corpus
-parses the same with either table.
+``aggregator.parse`` gives ``feedparser.mixin`` its ``_cp1252`` table as a string of the
+Basic Multilingual Plane indexed by code point, each mapped as feedparser's table maps it
+and to itself otherwise. These tests show that every code point is translated as with
+feedparser's own table, that a table feedparser might ship in another shape is left alone,
+and that the corpus parses the same with either table.
 """
 
 from __future__ import annotations
@@ -29,26 +29,48 @@ def _every_code_point(chunk: int = 1 << 16) -> Iterator[str]:
 
 def test_the_table_is_in_place() -> None:
     table = feedparser.mixin._cp1252
-    assert type(table) is parse._Windows1252Table
+    assert type(table) is str and len(table) == parse._TABLE_SIZE == 0x10000
     assert type(OWN) is dict and len(OWN) >= 27
     assert {k: table[k] for k in OWN} == OWN
 
 
 def test_every_code_point_is_translated_as_with_feedparser_table() -> None:
+    table = feedparser.mixin._cp1252
     changed = 0
     for text in _every_code_point(chunk=2048):
-        table = parse._Windows1252Table(OWN)
         ours = text.translate(table)
         assert ours == text.translate(OWN)
-        assert text.translate(table) == ours  # the same again, from the remembered answers
         changed += sum(a != b for a, b in zip(text, ours, strict=True))
     assert changed == sum(chr(k) != v for k, v in OWN.items())  # the C1 characters only
-    table = parse._Windows1252Table(OWN)
-    for text in _every_code_point():
-        assert text.translate(table) == text.translate(OWN)
-    assert len(table) <= parse._TRANSLATION_MEMORY  # a hostile text cannot grow it further
-    # Once full, code points it does not remember are still answered with themselves.
-    assert "\U0010fff0 \u0080".translate(table) == "\U0010fff0 \u20ac"
+    # Past the table's end (IndexError, a LookupError): the character itself, as with a dict.
+    assert "\U0010fff0 \u0080 \U0001f600".translate(table) == "\U0010fff0 \u20ac \U0001f600"
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {0x80: "\u20ac", 0x1F600: "x"},  # a code point past the table
+        {0x80: "EUR"},  # more than one character
+        {0x80: 0x20AC},  # a code point instead of a character
+        {0x80: None},  # a deletion
+        {"\x80": "\u20ac"},  # a character as the key
+    ],
+)
+def test_a_table_of_another_shape_is_left_alone(
+    monkeypatch: pytest.MonkeyPatch, shape: dict[object, object]
+) -> None:
+    monkeypatch.setattr(feedparser.mixin, "_cp1252", shape)
+    parse._quick_windows_1252_fixes()
+    assert feedparser.mixin._cp1252 is shape
+    monkeypatch.setattr(feedparser.mixin, "_cp1252", dict(OWN))
+    parse._quick_windows_1252_fixes()
+    made: object = feedparser.mixin._cp1252
+    assert made == table_of(OWN)
+
+
+def table_of(mapping: dict[int, str]) -> str:
+    """The string the aggregator makes of ``mapping``, written out another way."""
+    return "".join(mapping.get(code, chr(code)) for code in range(0x10000))
 
 
 @pytest.fixture
