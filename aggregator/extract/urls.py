@@ -63,6 +63,27 @@ _CHARREF_RE = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9A-Fa-f]{1,6};?|[A-Za-z][A-
 _SAFE = "/:?#[]@!$&'*+,;=%~-._"
 
 
+# A URL that ``_prepare`` leaves as it is and ``_normalise`` only escapes the path of: http
+# or https, a lower-case ASCII host name with neither port nor user, a path, no query or
+# fragment, and none of the characters ``_prepare`` removes or decodes anywhere in it
+# (``_plain``; tests/extract/test_urls.py shows it equal to the whole way).
+_PLAIN_URL_RE = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)"
+    r"(/[^\x00-\x20\x7f-\x9f\xa0\u2028\u2029\ufeff?#&\\]*)"
+)
+
+
+def _plain(url: str) -> str | None:
+    """``_normalise(_prepare(url))`` of a URL ``_PLAIN_URL_RE`` matches (with or without
+    tracking parameters: it has no query), else None. Most links and picture URLs are
+    such URLs: 3 µs instead of 15-23 (docs/performance.md)."""
+    match = _PLAIN_URL_RE.fullmatch(url)
+    if match is None:
+        return None
+    result = f"{match[1]}://{match[2]}{quote(match[3], safe=_SAFE)}"
+    return result if len(result) <= MAX_URL_LENGTH else ""
+
+
 def _decode_charrefs(url: str) -> str:
     for _ in range(3):
         decoded = _CHARREF_RE.sub(lambda m: html.unescape(m.group(0)), url)
@@ -140,6 +161,8 @@ def canonical_url(url: str) -> str:
     tracking parameters removed with the order of the others kept, unsafe characters
     percent-encoded. Never raises.
     """
+    if type(url) is str and (plain := _plain(url)) is not None:
+        return plain
     return _normalise(_prepare(url), drop_tracking=True)
 
 
@@ -149,6 +172,8 @@ def absolute_url(url: str, base: str = "") -> str:
     Rejects every spelling of a non-http scheme (``jav&#x09;ascript:``, ``&#106;avascript:``,
     ``javascript&colon;``, controls inside the scheme, ``data:``); at most 2048 characters.
     """
+    if type(url) is str and (plain := _plain(url)) is not None:
+        return plain
     url = _prepare(url)
     if not url:
         return ""

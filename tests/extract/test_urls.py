@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator.extract import urls
 from aggregator.extract.urls import absolute_url, canonical_url
 
 
@@ -80,3 +87,144 @@ def test_canonical_url(url: str, expected: str) -> None:
 )
 def test_absolute_url(url: str, base: str, expected: str) -> None:
     assert absolute_url(url, base) == expected
+
+
+# --- The plain-URL path (``urls._plain``): the same answers as the whole way -------------
+
+
+def _whole_way(function: Callable[..., str], *args: Any) -> str:
+    """``function``'s answer with the plain-URL path turned off."""
+    with mock.patch.object(urls, "_plain", lambda url: None):
+        return function(*args)
+
+
+def _answers(urls_: list[Any], base: str) -> list[tuple[str, str]]:
+    return [(canonical_url(url), absolute_url(url, base)) for url in urls_]
+
+
+def _assert_as_the_whole_way(*urls_: Any, base: str = "https://feed.example/news/") -> None:
+    answers = _answers(list(urls_), base)
+    with mock.patch.object(urls, "_plain", lambda url: None):
+        expected = _answers(list(urls_), base)
+    for url, ours, theirs in zip(urls_, answers, expected, strict=True):
+        assert ours == theirs, url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://interventionalnews.com/some-article/",
+        "https://s1-site00004.example/wp-content/uploads/2026/08/photo-4-43.jpg",
+        "https://site.example/2026/08/04/grand-bénévoles-présente-1-45/",
+        "http://127.0.0.1/feed/a%20b/",
+    ],
+)
+def test_ordinary_links_take_the_plain_path(url: str) -> None:
+    assert urls._plain(url) is not None
+    _assert_as_the_whole_way(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a.example/x&amp;y",
+        "https://a.example/&#106;s",
+        "https://a.example/a?b=1&utm_source=x",
+        "https://a.example/a#b",
+        "https://A.example/x",
+        "HTTPS://a.example/x",
+        "https://a.example:443/x",
+        "https://a.example:8080/x",
+        "https://a.example./x",
+        "https://u:p@a.example/x",
+        "https://a.example",
+        " https://a.example/x",
+        "https://a.example/x\xa0",
+        "https://a.example/a b",
+        "https://a.example/a\tb",
+        "https://a.example/a\\b",
+        "https://a.example/(x)",
+        "https://a.example/" + "x" * 3000,
+        "https://例え.jp/x",
+    ],
+)
+def test_near_misses_are_answered_as_the_whole_way(url: str) -> None:
+    _assert_as_the_whole_way(url)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.from_regex(urls._PLAIN_URL_RE, fullmatch=True))
+def test_every_plain_url_is_answered_as_the_whole_way(url: str) -> None:
+    assert urls._prepare(url) == url  # nothing the plain path skips would change it
+    plain = urls._plain(url)
+    assert plain is not None
+    assert plain == urls._normalise(url, drop_tracking=True)
+    assert plain == urls._normalise(url, drop_tracking=False)
+    _assert_as_the_whole_way(url)
+
+
+_PIECES = [
+    *("https://", "http://", "HTTPS://", "ftp://", "//", "a.example", "A.example", "b-c.d"),
+    *("/", "/path", "?", "#", "&", "&amp;", "&#106;", ":", ":443", ":8080", "@", "user@"),
+    *(".", "..", "%", "%2F", "%zz", " ", "\t", "\n", "\x00", "\x85", "\xa0", "\u2028"),
+    *("\ufeff", "\\", "[", "]", "[::1]", "é", "例", "\U0001f600", "\ud800", "(", ")", "<", '"'),
+]
+
+
+def _outcome(function: Callable[..., str], *args: Any) -> tuple[str, str]:
+    try:
+        return "value", function(*args)
+    except UnicodeEncodeError as err:  # a lone surrogate reaching quote: the same either way
+        return "error", type(err).__name__
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=10).map("".join))
+def test_any_url_is_answered_as_the_whole_way(url: str) -> None:
+    for function, args in ((canonical_url, (url,)), (absolute_url, (url, "https://b.c/"))):
+        assert _outcome(function, *args) == _outcome(_whole_way, function, *args), url
+
+
+def _assert_plain_as_the_whole_way(url: str) -> bool:
+    """Whether the plain path answers ``url``; if it does, as ``_normalise`` after
+    ``_prepare`` answers it (what both functions do with an http(s) URL otherwise)."""
+    plain = urls._plain(url)
+    if plain is None:
+        return False  # the whole way itself
+    assert urls._prepare(url) == url, url
+    assert plain == urls._normalise(url, drop_tracking=True), url
+    assert plain == urls._normalise(url, drop_tracking=False), url
+    return True
+
+
+def test_every_code_point_in_a_path_or_a_host_is_answered_as_the_whole_way() -> None:
+    # Every code point of the Basic Multilingual Plane (where every character the plain
+    # path refuses lies) and every 97th beyond it; lone surrogates aside, which are not text
+    # a feed can carry (and which quote cannot encode).
+    codes = [
+        c for c in (*range(0x10000), *range(0x10000, 0x110000, 97)) if not 0xD800 <= c <= 0xDFFF
+    ]
+    refused = {
+        c for c in codes if not _assert_plain_as_the_whole_way(f"https://a.example/x{chr(c)}y")
+    }
+    assert refused == {
+        *range(0x21),  # controls and the space
+        *range(0x7F, 0xA1),  # DEL, the C1 controls, the no-break space
+        *map(ord, "?#&\\\u2028\u2029\ufeff"),
+    }
+    hosts = {
+        c for c in codes[:0x3000] if _assert_plain_as_the_whole_way(f"https://a{chr(c)}b.example/x")
+    }
+    assert hosts == {
+        *map(ord, "-./"),  # "/" ends the host ("a") and begins the path ("/b.example/x")
+        *range(ord("0"), ord("9") + 1),
+        *range(ord("a"), ord("z") + 1),
+    }
+    schemes = {
+        c for c in codes[:0x3000] if _assert_plain_as_the_whole_way(f"http{chr(c)}://a.example/x")
+    }
+    assert schemes == {ord("s")}
+
+
+def test_not_a_string_is_answered_as_the_whole_way() -> None:
+    _assert_as_the_whole_way(None, 42, b"https://a.example/x", ["https://a.example/x"])
