@@ -492,13 +492,7 @@ def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
         media_content=tuple(_media(m) for m in _dicts(e.get("media_content"))),
         media_thumbnails=tuple(_media(m) for m in _dicts(e.get("media_thumbnail"))),
         media_credit=credit,
-        enclosures=tuple(
-            Enclosure(
-                url=_str(x.get("href")), mime_type=_str(x.get("type")), length=_int(x.get("length"))
-            )
-            for x in _dicts(e.get("enclosures"))
-            if x.get("href")
-        ),
+        enclosures=_enclosures(e),
         itunes_image=itunes_image,
         categories=tuple(
             _str(t.get("term") or t.get("label")).strip()
@@ -506,6 +500,22 @@ def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
             if _str(t.get("term") or t.get("label")).strip()
         ),
         base_url=base or feed_url,
+    )
+
+
+def _enclosures(e: Mapping[str, Any]) -> tuple[Enclosure, ...]:
+    """The entry's links marked ``rel="enclosure"``, read from its ``links`` list.
+
+    Not from feedparser's ``enclosures`` key: that one is computed from ``links`` on each
+    read and raises ``TypeError`` when ``links`` is not a list of links, which an element
+    named ``links`` in an item makes it (a text), and which would lose the whole feed.
+    """
+    return tuple(
+        Enclosure(
+            url=_str(x.get("href")), mime_type=_str(x.get("type")), length=_int(x.get("length"))
+        )
+        for x in _dicts(e.get("links"))
+        if x.get("rel") == "enclosure" and x.get("href")
     )
 
 
