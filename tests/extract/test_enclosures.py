@@ -72,20 +72,22 @@ def _feedparser_enclosures(entry: Any) -> tuple[Enclosure, ...] | None:
     )
 
 
+def _entries(body: bytes) -> list[Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = feedparser.parse(
+            io.BytesIO(body), response_headers={"content-location": URL}, **FEEDPARSER_OPTIONS
+        )
+    return list(result.get("entries") or ())
+
+
 def test_the_corpus_gives_feedparser_enclosures() -> None:
     files = _files()
     if not files:
         pytest.skip("feed corpus not found (set AGGREGATOR_CORPUS)")
     compared = with_enclosures = 0
     for path in files:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = feedparser.parse(
-                io.BytesIO(path.read_bytes()),
-                response_headers={"content-location": URL},
-                **FEEDPARSER_OPTIONS,
-            )
-        for entry in result.get("entries") or ():
+        for entry in _entries(path.read_bytes()):
             theirs = _feedparser_enclosures(entry)
             if theirs is None:
                 continue
@@ -115,15 +117,6 @@ _ATOM_PARTS = [
     '<link rel="license" href="https://a.example/l"/>',
     '<link rel="ENCLOSURE" href="https://a.example/upper.mp3"/>',
 ]
-
-
-def _entries(body: bytes) -> list[Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = feedparser.parse(
-            io.BytesIO(body), response_headers={"content-location": URL}, **FEEDPARSER_OPTIONS
-        )
-    return list(result.get("entries") or ())
 
 
 @settings(max_examples=150, deadline=None)

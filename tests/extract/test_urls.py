@@ -92,9 +92,14 @@ def test_absolute_url(url: str, base: str, expected: str) -> None:
 # --- The plain-URL path (``urls._plain``): the same answers as the whole way -------------
 
 
+def _plain_path_off() -> Any:
+    """A context in which ``canonical_url`` and ``absolute_url`` go the whole way."""
+    return mock.patch.object(urls, "_plain", lambda url: None)
+
+
 def _whole_way(function: Callable[..., str], *args: Any) -> str:
     """``function``'s answer with the plain-URL path turned off."""
-    with mock.patch.object(urls, "_plain", lambda url: None):
+    with _plain_path_off():
         return function(*args)
 
 
@@ -104,7 +109,7 @@ def _answers(urls_: list[Any], base: str) -> list[tuple[str, str]]:
 
 def _assert_as_the_whole_way(*urls_: Any, base: str = "https://feed.example/news/") -> None:
     answers = _answers(list(urls_), base)
-    with mock.patch.object(urls, "_plain", lambda url: None):
+    with _plain_path_off():
         expected = _answers(list(urls_), base)
     for url, ours, theirs in zip(urls_, answers, expected, strict=True):
         assert ours == theirs, url
@@ -152,14 +157,22 @@ def test_near_misses_are_answered_as_the_whole_way(url: str) -> None:
     _assert_as_the_whole_way(url)
 
 
+def _assert_plain_as_the_whole_way(url: str) -> bool:
+    """Whether the plain path answers ``url``; if it does, as ``_normalise`` after
+    ``_prepare`` answers it (what both functions do with an http(s) URL otherwise)."""
+    plain = urls._plain(url)
+    if plain is None:
+        return False  # the whole way itself
+    assert urls._prepare(url) == url, url
+    assert plain == urls._normalise(url, drop_tracking=True), url
+    assert plain == urls._normalise(url, drop_tracking=False), url
+    return True
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.from_regex(urls._PLAIN_URL_RE, fullmatch=True))
 def test_every_plain_url_is_answered_as_the_whole_way(url: str) -> None:
-    assert urls._prepare(url) == url  # nothing the plain path skips would change it
-    plain = urls._plain(url)
-    assert plain is not None
-    assert plain == urls._normalise(url, drop_tracking=True)
-    assert plain == urls._normalise(url, drop_tracking=False)
+    assert _assert_plain_as_the_whole_way(url)
     _assert_as_the_whole_way(url)
 
 
@@ -183,18 +196,6 @@ def _outcome(function: Callable[..., str], *args: Any) -> tuple[str, str]:
 def test_any_url_is_answered_as_the_whole_way(url: str) -> None:
     for function, args in ((canonical_url, (url,)), (absolute_url, (url, "https://b.c/"))):
         assert _outcome(function, *args) == _outcome(_whole_way, function, *args), url
-
-
-def _assert_plain_as_the_whole_way(url: str) -> bool:
-    """Whether the plain path answers ``url``; if it does, as ``_normalise`` after
-    ``_prepare`` answers it (what both functions do with an http(s) URL otherwise)."""
-    plain = urls._plain(url)
-    if plain is None:
-        return False  # the whole way itself
-    assert urls._prepare(url) == url, url
-    assert plain == urls._normalise(url, drop_tracking=True), url
-    assert plain == urls._normalise(url, drop_tracking=False), url
-    return True
 
 
 def test_every_code_point_in_a_path_or_a_host_is_answered_as_the_whole_way() -> None:
