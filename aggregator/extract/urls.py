@@ -61,6 +61,14 @@ _CHARREF_RE = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9A-Fa-f]{1,6};?|[A-Za-z][A-
 # Parentheses, spaces, quotes and angle brackets are escaped so a URL cannot end a Markdown
 # link or an HTML attribute early.
 _SAFE = "/:?#[]@!$&'*+,;=%~-._"
+# Kept as-is in a user name and password: what RFC 3986 allows there (sub-delimiters, ":",
+# "%" and the unreserved characters quote never escapes) but parentheses, as in ``_SAFE``;
+# "@", spaces, quotes and angle brackets are escaped (a URL is one token wherever it goes).
+_USERINFO_SAFE = "!$&'*+,;=:%~-._"
+# A host name (letters, digits, hyphens, underscores and dots; IDNA names are ASCII by
+# then) or an IPv6 literal. RFC 3986 allows more in a name ("!$&'()*+,;="), but no name of
+# the DNS holds them.
+_HOST_RE = re.compile(r"[a-z0-9_.-]+|[0-9a-f:.]+")
 
 
 # A URL that ``_prepare`` leaves as it is and ``_normalise`` only escapes the path of: http
@@ -124,7 +132,7 @@ def _normalise(url: str, *, drop_tracking: bool) -> str:
         port = parts.port
     except (ValueError, UnicodeError):
         return ""
-    if not host or any(c in host for c in " <>\"'\\{}|^`%"):
+    if not _HOST_RE.fullmatch(host):
         return ""
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
@@ -132,7 +140,7 @@ def _normalise(url: str, *, drop_tracking: bool) -> str:
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{host}:{port}"
     if parts.username is not None or parts.password is not None:
-        userinfo = parts.netloc.rpartition("@")[0]
+        userinfo = quote(parts.netloc.rpartition("@")[0], safe=_USERINFO_SAFE)
         netloc = f"{userinfo}@{netloc}"
     query = parts.query
     if drop_tracking and query:

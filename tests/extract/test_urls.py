@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -37,7 +38,22 @@ from aggregator.extract.urls import absolute_url, canonical_url
         ("https://例え.jp/パス", "https://xn--r8jz45g.jp/%E3%83%91%E3%82%B9"),
         ("  https://example.com/a b  ", "https://example.com/a%20b"),
         ("https://user:pw@Example.com/", "https://user:pw@example.com/"),
+        # A user name and password are escaped like a path (found by the fuzzing harness).
+        (
+            "http://<img src=x onerror=alert(1)>@0/",
+            "http://%3Cimg%20src=x%20onerror=alert%281%29%3E@0/",
+        ),
+        ('https://a b:c"d@example.com/', "https://a%20b:c%22d@example.com/"),
+        ("https://a@b@example.com/", "https://a%40b@example.com/"),
+        ("https://us%20er:(pw)@example.com/", "https://us%20er:%28pw%29@example.com/"),
         ("https://[2001:DB8::1]:443/x", "https://[2001:db8::1]/x"),
+        # A host is a name of letters, digits, "-", "_" and "." or an IPv6 literal.
+        ("https://my_host.Example/", "https://my_host.example/"),
+        ("http://127.0.0.1:8080/x", "http://127.0.0.1:8080/x"),
+        ("https://a)b.example/x.jpg", ""),
+        ("https://a(b.example/", ""),
+        ("https://a+b.example/", ""),
+        ("https://a!b.example/", ""),
         ("ftp://example.com/a", ""),
         ("javascript:alert(1)", ""),
         ("mailto:a@example.com", ""),
@@ -225,6 +241,19 @@ def test_every_code_point_in_a_path_or_a_host_is_answered_as_the_whole_way() -> 
         c for c in codes[:0x3000] if _assert_plain_as_the_whole_way(f"http{chr(c)}://a.example/x")
     }
     assert schemes == {ord("s")}
+
+
+# What an answer may hold: RFC 3986's unreserved and reserved characters and "%", less the
+# parentheses (escaped so that a URL cannot end a Markdown link early).
+_URL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~/:?#[]@!$&'*+,;=%")
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+def test_every_answer_is_one_token_of_url_characters(url: str) -> None:
+    for kind, answer in (_outcome(canonical_url, url), _outcome(absolute_url, url, "https://b.c/")):
+        if kind == "value":
+            assert set(answer) <= _URL_CHARACTERS, (url, answer)
 
 
 def test_not_a_string_is_answered_as_the_whole_way() -> None:

@@ -35,7 +35,8 @@ _SOURCE = FeedConfig(name="Fuzz", url="http://fuzz.invalid/feed", tags=("t",))
 _SITE = SiteSettings()
 _LABELS = load_labels("fr")
 _TAG_RE = re.compile(r"<[A-Za-z/!?]")
-_URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
+# One token of RFC 3986's characters, parentheses escaped (a ")" would end a Markdown link).
+_URL_RE = re.compile(r"^https?://[A-Za-z0-9\-._~/:?#\[\]@!$&'*+,;=%]+$")
 _UNESCAPED_LINK_RE = re.compile(r"(?<!\\)(?:\\\\)*\](?=[(\[:])")
 _RAW_BREAKS_RE = re.compile("[\x00-\x09\x0b-\x1f\x7f\x85\u2028\u2029]")
 
