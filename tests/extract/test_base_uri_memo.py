@@ -14,22 +14,13 @@ import feedparser.mixin
 import feedparser.urls
 import pytest
 
-from aggregator.errors import ParseError
-from aggregator.model import ParsedFeed
 from aggregator.parse import parse_feed
 from tests.extract.conftest import DATA
-from tests.extract.test_corpus import _files
+from tests.extract.test_corpus import assert_corpus_parses_alike
 
 URL = "https://example.com/feed.xml"
 WORDPRESS = (DATA / "interventional_news.xml").read_bytes()
 ORIGINAL = feedparser.urls.make_safe_absolute_uri
-
-
-def _parsed(body: bytes) -> ParsedFeed | str:
-    try:
-        return parse_feed(body, url=URL)
-    except ParseError as err:
-        return f"ParseError: {err}"
 
 
 def test_the_check_is_answered_from_memory() -> None:
@@ -43,16 +34,10 @@ def test_the_check_is_answered_from_memory() -> None:
 
 
 def test_the_corpus_parses_as_with_feedparser_own_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    files = _files()
-    if not files:
-        pytest.skip("feed corpus not found (set AGGREGATOR_CORPUS)")
-    bodies = [p.read_bytes() for p in files]
-    remembered = [_parsed(b) for b in bodies]
-    monkeypatch.setattr(feedparser.mixin, "make_safe_absolute_uri", ORIGINAL)
-    plain = [_parsed(b) for b in bodies]
-    differ = [str(p) for p, a, b in zip(files, remembered, plain, strict=True) if a != b]
-    assert not differ
-    assert sum(isinstance(r, ParsedFeed) for r in plain) > 1000
+    assert_corpus_parses_alike(
+        lambda: monkeypatch.setattr(feedparser.mixin, "make_safe_absolute_uri", ORIGINAL),
+        url=URL,
+    )
 
 
 def _atom(base: str) -> bytes:

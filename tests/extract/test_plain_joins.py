@@ -20,11 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator import parse
-from aggregator.errors import ParseError
-from aggregator.model import ParsedFeed
 from aggregator.parse import parse_feed
 from tests.extract.conftest import DATA
-from tests.extract.test_corpus import _files
+from tests.extract.test_corpus import assert_corpus_parses_alike
 
 ORIGINAL = feedparser.urls._urljoin
 JOIN: Any = feedparser.mixin._urljoin
@@ -210,21 +208,7 @@ def test_the_memory_of_bases_is_bounded() -> None:
     assert 0 < len(JOIN.bases) <= parse._REMEMBERED_BASES
 
 
-def _parsed(body: bytes) -> ParsedFeed | str:
-    try:
-        return parse_feed(body, url=URL)
-    except ParseError as err:
-        return f"ParseError: {err}"
-
-
 def test_the_corpus_parses_as_with_feedparser_own_join(monkeypatch: pytest.MonkeyPatch) -> None:
-    files = _files()
-    if not files:
-        pytest.skip("feed corpus not found (set AGGREGATOR_CORPUS)")
-    bodies = [p.read_bytes() for p in files]
-    plain = [_parsed(b) for b in bodies]
-    monkeypatch.setattr(feedparser.mixin, "_urljoin", ORIGINAL)
-    whole = [_parsed(b) for b in bodies]
-    differ = [str(p) for p, a, b in zip(files, plain, whole, strict=True) if a != b]
-    assert not differ
-    assert sum(isinstance(r, ParsedFeed) for r in whole) > 1000
+    assert_corpus_parses_alike(
+        lambda: monkeypatch.setattr(feedparser.mixin, "_urljoin", ORIGINAL), url=URL
+    )
