@@ -87,15 +87,16 @@ _remember_base_uri_checks()
 
 #: An absolute URL that ``urllib.parse.urljoin`` gives back unchanged whatever the base is
 #: (a base that itself parses): http or https in lower case (``urlsplit`` lowers a scheme),
-#: a host name of ASCII letters, digits and hyphens, then perhaps a path without ``;`` (a
-#: last segment's ``;`` begins parameters, and an empty parameter is dropped) and a query
-#: that is not empty (an empty one is dropped); no fragment, and no space or control
-#: character (``urlsplit`` strips or removes some). Shown equal for every code point in the
-#: path, the query, the host and the scheme (``tests/extract/test_plain_joins.py``).
+#: a host name of lower-case ASCII letters, digits, hyphens and dots, then perhaps a path
+#: without ``;`` (a last segment's ``;`` begins parameters, and an empty parameter is
+#: dropped) and a query that is not empty (an empty one is dropped); no fragment, and no
+#: space or control character (``urlsplit`` strips or removes some). Shown equal for every
+#: code point in the path, the query, the host and the scheme
+#: (``tests/extract/test_plain_joins.py``).
 _JOINS_TO_ITSELF_RE = re.compile(
     r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?:/[^\x00-\x20\x7f;?#]*)?(?:\?[^\x00-\x20\x7f#]+)?"
 )
-#: Bases remembered as parsing (or not) at once; more empty the memory.
+#: At most this many bases are remembered (as parsing or not); one more empties the memory.
 _REMEMBERED_BASES = 256
 
 
