@@ -96,7 +96,7 @@ _remember_base_uri_checks()
 _JOINS_TO_ITSELF_RE = re.compile(
     r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?:/[^\x00-\x20\x7f;?#]*)?(?:\?[^\x00-\x20\x7f#]+)?"
 )
-#: At most this many bases are remembered (as parsing or not); one more empties the memory.
+#: How many bases are remembered as parsing or not (the least recently used is forgotten).
 _REMEMBERED_BASES = 256
 
 
@@ -126,20 +126,15 @@ def _plain_joins() -> None:
     if original is None or original is not feedparser.urls._urljoin:
         return
     fullmatch = _JOINS_TO_ITSELF_RE.fullmatch
-    parses: dict[str, bool] = {}
+    parses = functools.lru_cache(maxsize=_REMEMBERED_BASES)(_base_parses)
 
     def _urljoin(base: Any, uri: Any) -> Any:
         if type(uri) is str and type(base) is str and fullmatch(uri) is not None:
             if not base:
                 return uri  # urljoin's answer without a base
-            known = parses.get(base)
-            if known is None:
-                known = _base_parses(base)
-                if len(base) <= _REMEMBERED_URI_CHARS:
-                    if len(parses) >= _REMEMBERED_BASES:
-                        parses.clear()
-                    parses[base] = known
-            if known:
+            # As the base-URI checks above: a hostile long base is checked, not kept.
+            check = parses if len(base) <= _REMEMBERED_URI_CHARS else _base_parses
+            if check(base):
                 return uri
         return original(base, uri)
 
