@@ -10,13 +10,23 @@ on a copy of its store: the `unchanged` re-poll (every feed answers 304), or `ch
 (the same 10 % of the feeds have 3 new entries each). Runs are interleaved so that the
 machine's noise falls on both alike; the medians and their ratio to the baseline are
 printed. `first` times the first ingest itself, into an empty store and an empty
-folder each time. A checkout is measured by running ``python -m aggregator`` with it as the working
+folder each time.
+
+Each run's machine CPU is printed beside its wall time: the busy time of every core
+(``/proc/stat``: user, nice, system, irq, softirq) while the run lasts. It counts the parse
+processes (which ``os.wait4`` of the main process does not), the bench server (the same for
+every checkout) and the kernel's own writeback. On a machine whose cores are all busy, as
+in a first ingest, it is the figure to compare: a change that saves a few percent of CPU
+is lost in the wall time's noise here (docs/performance.md).
+
+A checkout is measured by running ``python -m aggregator`` with it as the working
 directory, which puts its package first on ``sys.path``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -31,7 +41,16 @@ from bench.run import write_config
 from bench.server import FeedServer
 
 
-def one_run(root: Path, config: Path) -> tuple[float, str]:
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have been busy since boot (``/proc/stat``'s ``cpu`` line)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(root: Path, config: Path) -> tuple[float, float, str]:
+    """One ``aggregator run --all``: wall seconds, machine CPU seconds, its last line."""
+    busy = machine_busy_seconds()
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "aggregator", "run", "--config", str(config), "--all"],
@@ -41,9 +60,10 @@ def one_run(root: Path, config: Path) -> tuple[float, str]:
         check=False,
     )
     wall = time.monotonic() - started
+    cpu = machine_busy_seconds() - busy
     if proc.returncode != 0:
         raise RuntimeError(f"{root}: exit {proc.returncode}: {proc.stderr[-500:]}")
-    return wall, proc.stdout.strip().splitlines()[-1]
+    return wall, cpu, proc.stdout.strip().splitlines()[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for root in roots:
         compile_package(root)
     walls: dict[Path, list[float]] = {root: [] for root in roots}
+    cpus: dict[Path, list[float]] = {root: [] for root in roots}
     changed = sorted(random.Random(1000).sample(range(1, args.feeds + 1), args.feeds // 10))
     with tempfile.TemporaryDirectory(prefix="aggregator-ab-") as tmp, FeedServer(args.feeds) as srv:
         work = Path(tmp)
@@ -67,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         for n, root in enumerate(roots if args.scenario != "first" else ()):
             srv.reset()
             _fresh(work, articles=True)
-            wall, summary = one_run(root, config)
+            wall, _cpu, summary = one_run(root, config)
             print(f"first ingest ({root}): {wall:.1f} s; {summary}")
             stores[root] = work / f"after-first-{n}.db"
             shutil.copy(work / "aggregator.db", stores[root])
@@ -79,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 _fresh(work, articles=args.scenario == "first")
                 if args.scenario != "first":
                     shutil.copy(stores[root], work / "aggregator.db")
-                wall, summary = one_run(root, config)
+                wall, cpu, summary = one_run(root, config)
                 if args.scenario == "first" and " 0 failed" not in summary:
                     raise RuntimeError(f"{root}: a first ingest failed: {summary}")
                 if args.scenario == "unchanged" and f"{args.feeds} feeds checked, 0 new" not in (
@@ -89,13 +110,16 @@ def main(argv: list[str] | None = None) -> int:
                 if args.scenario == "changed10" and " 0 new" in summary:
                     raise RuntimeError(f"{root}: nothing new in a changed re-poll: {summary}")
                 walls[root].append(wall)
+                cpus[root].append(cpu)
         print(f"server: {srv.stats()}")
-    base = statistics.median(walls[roots[0]])
     print(f"{args.scenario} of {args.feeds} feeds, median of {args.runs} interleaved runs:")
-    for root, runs in walls.items():
-        median = statistics.median(runs)
-        shown = ", ".join(f"{w:.2f}" for w in runs)
-        print(f"  {root}: {median:.2f} s (ratio {median / base:.2f}); runs {shown}")
+    for label, figures in (("wall", walls), ("machine CPU", cpus)):
+        base = statistics.median(figures[roots[0]])
+        print(f" {label}:")
+        for root, runs in figures.items():
+            median = statistics.median(runs)
+            shown = ", ".join(f"{w:.2f}" for w in runs)
+            print(f"  {root}: {median:.2f} s (ratio {median / base:.2f}); runs {shown}")
     return 0
 
 
