@@ -298,3 +298,129 @@ def test_write_many_answers_each_files_digest_in_order(tmp_path: Path, count: in
     for name, data in files:
         assert (tmp_path / name).read_bytes() == data
     w.close()
+
+
+def _record_steps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Each file step of the writer, in order: (step, temporary or final file name)."""
+    steps: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_fchmod = os.fsync, os.replace, os.fchmod
+
+    def name_of(fd: int) -> str:
+        return os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+
+    def fchmod(fd: int, mode: int) -> None:
+        steps.append(("written", name_of(fd)))
+        real_fchmod(fd, mode)
+
+    def fsync(fd: int) -> None:
+        kind = "fsync-dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync"
+        steps.append((kind, name_of(fd)))
+        real_fsync(fd)
+
+    def replace(a: str, b: object) -> None:
+        steps.append(("rename", os.path.basename(a)))
+        real_replace(a, b)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fchmod", fchmod)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return steps
+
+
+@pytest.mark.parametrize("count", [2, 35, write.WRITE_CHUNK + 5])
+def test_write_many_makes_each_file_durable_before_its_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """POLITENESS_AND_SECURITY.md 2.11 for each file of a batch: its data and mode are
+    synced before it takes its name, and the folder is synced after every rename. Within a
+    chunk, every temporary file is written before the first fsync (the staging folder is
+    then written once, not once a file), and every fsync comes before the first rename."""
+    w = ArticleWriter(tmp_path)
+    w.prepare()
+    steps = _record_steps(monkeypatch)
+    files = [(f"2024-03-28-f{i}.md", f"file {i}\n".encode()) for i in range(count)]
+    w.write_many(files)
+    monkeypatch.undo()
+    assert steps[-1][0] == "fsync-dir" and [s for s, _ in steps].count("fsync-dir") == 1
+    temps = {name for step, name in steps if step == "written"}
+    assert len(temps) == count
+    for temp in temps:
+        order = [step for step, name in steps if name == temp]
+        assert order == ["written", "fsync", "rename"]
+    per_file = steps[:-1]
+    chunks = [
+        per_file[i : i + 3 * write.WRITE_CHUNK] for i in range(0, 3 * count, 3 * write.WRITE_CHUNK)
+    ]
+    for chunk in chunks:
+        kinds = [step for step, _ in chunk]
+        n = len(kinds) // 3
+        assert kinds == ["written"] * n + ["fsync"] * n + ["rename"] * n
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != STAGING) == sorted(
+        name for name, _ in files
+    )
+    assert list((tmp_path / STAGING).iterdir()) == []
+    w.close()
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync", "replace"])
+def test_a_failure_in_a_batch_leaves_no_temporary_file_and_no_partial_article(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """One file of a batch cannot be written, synced or renamed: OutputError, nothing left
+    in the staging folder, every article present complete (a failed fsync or write renames
+    nothing of the chunk; a failed rename keeps the files renamed before it)."""
+    w = ArticleWriter(tmp_path)
+    w.prepare()
+    files = [(f"2024-03-28-f{i}.md", f"file {i}\n".encode() * 100) for i in range(20)]
+    real = getattr(os, failing)
+    calls = itertools.count()
+
+    def sometimes_fails(*args: object) -> object:
+        if next(calls) == 7:
+            raise OSError(28, "No space left on device")
+        return real(*args)
+
+    monkeypatch.setattr(os, failing, sometimes_fails)
+    with pytest.raises(OutputError, match="No space left on device"):
+        w.write_many(files)
+    monkeypatch.undo()
+    assert list((tmp_path / STAGING).iterdir()) == []
+    present = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != STAGING}
+    assert present == {name: data for name, data in files if name in present}
+    assert len(present) == (7 if failing == "replace" else 0)
+    assert w.write_many(files) == [content_sha256(data) for _, data in files]  # and it heals
+    w.close()
+
+
+def test_a_batch_keeps_at_most_a_chunk_of_descriptors_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed of 500 entries must not run the process out of descriptors."""
+    w = ArticleWriter(tmp_path)
+    w.prepare()
+    open_now, most = 0, 0
+    real_open, real_close = os.open, os.close
+    staging = str(tmp_path / STAGING)
+
+    def counting_open(path: str, flags: int, *args: int) -> int:
+        nonlocal open_now, most
+        fd = real_open(path, flags, *args)
+        if str(path).startswith(staging):
+            open_now += 1
+            most = max(most, open_now)
+        return fd
+
+    def counting_close(fd: int) -> None:
+        nonlocal open_now
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(staging):
+            open_now -= 1
+        real_close(fd)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    monkeypatch.setattr(os, "close", counting_close)
+    files = [(f"2024-03-28-f{i}.md", b"x\n") for i in range(3 * write.WRITE_CHUNK + 1)]
+    w.write_many(files)
+    monkeypatch.undo()
+    assert open_now == 0
+    assert write.WRITE_CHUNK // 2 < most <= write.WRITE_CHUNK
+    w.close()
