@@ -8,14 +8,60 @@ child's own VmHWM (see ``_BOOTSTRAP``), ``ru_maxrss`` being kept as ``ru_maxrss_
 from __future__ import annotations
 
 import compileall
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: How long files deleted by a benchmark slow the next one's file creation. When ext4 without
+#: a journal (these machines) allocates an inode, it passes over every free inode deleted in
+#: the last 60 s, or 360 s while its inode table block is not yet written back
+#: (``recently_deleted`` in fs/ext4/ialloc.c), one buffer lookup each: a first ingest started
+#: a minute after a benchmark deleted its 300,000 files is slower by a quarter.
+FREED_INODES_SETTLE_S = 360
+#: Where the last benchmark to delete many files says when it did (one machine, one file
+#: system: every checkout's benchmarks read the same note).
+DELETIONS = Path(tempfile.gettempdir()) / "aggregator-bench-deletions.json"
+MANY_FILES = 5_000
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a benchmark's work folder; if it held many files, note when (``DELETIONS``)."""
+    files = sum(len(names) for _, _, names in os.walk(path))
+    shutil.rmtree(path, ignore_errors=True)
+    if files >= MANY_FILES:
+        DELETIONS.write_text(json.dumps({"at": time.time(), "files": files}))
+
+
+def settle_freed_inodes(
+    *, sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time
+) -> float:
+    """Before measuring: wait until the files the last benchmark deleted no longer slow
+    file creation (``FREED_INODES_SETTLE_S`` after their deletion). Returns the seconds
+    waited (0 when there was nothing to wait for)."""
+    try:
+        note = json.loads(DELETIONS.read_text())
+        wait = float(note["at"]) + FREED_INODES_SETTLE_S - now()
+        files = int(note["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+    if wait <= 0:
+        return 0.0
+    print(
+        f"waiting {wait:.0f} s: an earlier benchmark deleted {files:,} files, and until then"
+        " new files would be slow to create (bench/measure.py)",
+        flush=True,
+    )
+    sleep(wait)
+    return wait
 
 
 # Runs ``python -m <module> <args>`` and records the process's own peak RSS (VmHWM) at

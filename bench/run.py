@@ -33,7 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.measure import ROOT, compile_package, measure_module, module_cmd
+from bench.measure import (
+    ROOT,
+    compile_package,
+    measure_module,
+    module_cmd,
+    remove_tree,
+    settle_freed_inodes,
+)
 from bench.server import FeedServer
 
 RESULTS = ROOT / "bench" / "results"
@@ -556,9 +563,11 @@ def main(argv: list[str] | None = None) -> int:
     if bad := (set(scenarios) - set(SCENARIOS)) | (set(names) - set(RUNNERS)):
         p.error(f"unknown scenario/runner: {sorted(bad)}")
 
+    waited = settle_freed_inodes()
     t_start = time.perf_counter()
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     res: dict[str, Any] = {"started": started, "args": vars(args), "machine": machine_info()}
+    res["machine"]["waited_for_freed_inodes_s"] = round(waited, 1)
     work = TMP / f"work-{started}"
     work.mkdir(parents=True, exist_ok=True)
 
@@ -605,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
                 res["prepared_store"] = dict(PREP_INFO, prep_feeds=args.prep_feeds)
     finally:
         if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
     res["machine"]["loadavg_end"] = os.getloadavg()
     res["elapsed_s"] = round(time.perf_counter() - t_start, 1)
     print_table(res)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from aggregator.config import load_settings
 from aggregator.wiring import open_pipeline
-from bench.measure import ROOT
+from bench.measure import ROOT, remove_tree, settle_freed_inodes
 from bench.run import write_config
 from bench.server import FeedServer
 
@@ -50,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    with (
-        tempfile.TemporaryDirectory(prefix="aggregator-tick-") as tmp,
-        FeedServer(args.feeds) as server,
-    ):
-        work = Path(tmp)
+    settle_freed_inodes()
+    work = Path(tempfile.mkdtemp(prefix="aggregator-tick-"))
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(remove_tree, work)
+        server = cleanup.enter_context(FeedServer(args.feeds))
         config = write_config(work / "bench.toml", server.urls(), work)
         subprocess.run(
             [sys.executable, "-m", "aggregator", "run", "--config", str(config), "--all"],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,3 +211,57 @@ def test_a_first_ingest_run_moves_the_previous_articles_aside(tmp_path: Path) ->
     (tmp_path / "articles").mkdir()
     _fresh(tmp_path)  # a re-poll keeps the folder as the last run left it
     assert (tmp_path / "articles").is_dir()
+
+
+def test_filewrites_times_both_orders(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import filewrites
+
+    assert filewrites.main(["--files", "3", "--batches", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("file by file: ") == 2 and out.count("step by step: ") == 2, out
+    assert "1 thread(s)" in out and "16 thread(s)" in out
+
+
+def test_machine_busy_seconds_grow_with_work() -> None:
+    from bench.ab import machine_busy_seconds
+
+    before = machine_busy_seconds()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # 0.3 s of this process's CPU
+        pass
+    assert machine_busy_seconds() - before >= 0.2
+
+
+def test_benchmarks_wait_for_the_inodes_an_earlier_one_freed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A benchmark that deletes many files notes when; the next one waits out ext4's
+    window in which those freed inodes slow the creation of new files."""
+    from bench import measure
+
+    monkeypatch.setattr(measure, "DELETIONS", tmp_path / "deletions.json")
+    monkeypatch.setattr(measure, "MANY_FILES", 3)
+    few, many = tmp_path / "few", tmp_path / "many" / "sub"
+    for folder, count in ((few, 2), (many, 3)):
+        folder.mkdir(parents=True)
+        for i in range(count):
+            (folder / f"{i}.md").write_text("x")
+    measure.remove_tree(few)
+    assert not few.exists() and not measure.DELETIONS.exists()
+    measure.remove_tree(many.parent)
+    assert not many.parent.exists() and measure.DELETIONS.exists()
+    noted = json.loads(measure.DELETIONS.read_text())
+    assert noted["files"] == 3 and abs(noted["at"] - time.time()) < 60
+
+    slept: list[float] = []
+    at = noted["at"]
+    wait = measure.settle_freed_inodes(sleep=slept.append, now=lambda: at + 100)
+    assert wait == slept[0] == measure.FREED_INODES_SETTLE_S - 100
+    slept.clear()
+    for later in (measure.FREED_INODES_SETTLE_S, measure.FREED_INODES_SETTLE_S + 1000):
+        assert measure.settle_freed_inodes(sleep=slept.append, now=lambda t=at + later: t) == 0
+    measure.DELETIONS.write_text("not json")
+    assert measure.settle_freed_inodes(sleep=slept.append) == 0
+    measure.DELETIONS.unlink()
+    assert measure.settle_freed_inodes(sleep=slept.append) == 0
+    assert slept == [] and measure.FREED_INODES_SETTLE_S >= 360
