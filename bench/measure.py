@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: How long files deleted by a benchmark slow the next one's file creation. When ext4 without
 #: a journal (these machines) allocates an inode, it passes over every free inode deleted in
 #: the last 60 s, or 360 s while its inode table block is not yet written back
-#: (``recently_deleted`` in fs/ext4/ialloc.c), one buffer lookup each: a first ingest started
-#: a minute after a benchmark deleted its 300,000 files is slower by a quarter.
+#: (``recently_deleted`` in fs/ext4/ialloc.c), one buffer lookup each: a first ingest run
+#: right after earlier runs had deleted their articles spent 13.55 s in the kernel instead of
+#: 8.75 s (docs/performance.md).
 FREED_INODES_SETTLE_S = 360
 #: Where the last benchmark to delete many files says when it did (one machine, one file
 #: system: every checkout's benchmarks read the same note).
