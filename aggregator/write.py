@@ -346,25 +346,17 @@ class ArticleWriter:
 
     def _replace(self, name: str, data: bytes) -> str:
         """Temporary file, fsync, rename over ``name``; the folder is not synced yet."""
-        path = self.path_for(name)
+        staged = self._stage((self.path_for(name), data))
+        _, tmp, path = staged
         try:
-            fd, tmp = self._temp_file()
-        except OSError as err:
-            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fchmod(fd, 0o644)  # before the fsync: the mode is made durable with the data
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._sync_and_close(staged)
             os.replace(tmp, path)
-        except OSError as err:
+        except BaseException as err:  # an interrupted write leaves no temporary file either
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+            if isinstance(err, OSError):  # the rename's; _sync_and_close raises OutputError
+                raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+            raise
         return content_sha256(data)
 
     def _sync_folder(self) -> None:

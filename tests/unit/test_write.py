@@ -68,19 +68,24 @@ def test_write_is_atomic_and_durable(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (tmp_path / "out" / "2024-03-28-a.md").read_bytes() == b"hello\n"
 
 
-def test_failed_replace_leaves_old_file_and_no_temp(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("failing", ["write", "fsync", "replace"])
+def test_a_failed_write_leaves_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
     w = ArticleWriter(tmp_path)
     w.prepare()
     w.write("2024-03-28-a.md", b"old\n")
+    real = getattr(os, failing)
 
-    def boom(*_a: object) -> None:
+    def boom(*args: object) -> object:
+        if failing == "fsync" and os.path.isdir(f"/proc/self/fd/{args[0]}"):
+            return real(*args)  # the folder's fsync: only the file's fails
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OutputError):
+    monkeypatch.setattr(os, failing, boom)
+    with pytest.raises(OutputError, match="No space left on device"):
         w.write("2024-03-28-a.md", b"new\n")
+    monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == [STAGING, "2024-03-28-a.md"]
     assert list((tmp_path / STAGING).iterdir()) == []  # no temporary file left
     assert (tmp_path / "2024-03-28-a.md").read_bytes() == b"old\n"
