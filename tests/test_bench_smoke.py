@@ -274,3 +274,25 @@ def test_benchmarks_wait_for_the_inodes_an_earlier_one_freed(
     measure.DELETIONS.unlink()
     assert measure.settle_freed_inodes(sleep=slept.append) == 0
     assert slept == [] and measure.FREED_INODES_SETTLE_S >= 360
+
+
+def test_storecost_times_every_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import storecost
+
+    assert storecost.main(["--feeds", "2", "--runs", "1", "--stored", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "other entries stored first" in out, out
+    for name in storecost.VARIANTS:
+        assert f"run 1 {name}: " in out and f"  {name}: " in out, out
+
+
+def test_storecost_variants_reach_every_connection(tmp_path: Path) -> None:
+    from bench import storecost
+
+    store = storecost.open_store(tmp_path / "s.db", storecost.VARIANTS["cache"])
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -32000
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"  # the store's
+    finally:
+        store.close()
