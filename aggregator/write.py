@@ -312,11 +312,13 @@ class ArticleWriter:
             while view:
                 view = view[os.write(fd, view) :]
             os.fchmod(fd, 0o644)  # before the fsync: the mode is made durable with the data
-        except OSError as err:
+        except BaseException as err:  # an interrupted write leaves no temporary file either
             os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+            if isinstance(err, OSError):
+                raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+            raise
         return fd, tmp, path
 
     @staticmethod

@@ -91,6 +91,25 @@ def test_a_failed_write_leaves_old_file_and_no_temp(
     assert (tmp_path / "2024-03-28-a.md").read_bytes() == b"old\n"
 
 
+@pytest.mark.parametrize("failing", ["write", "fsync", "replace"])
+def test_an_interrupted_write_leaves_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    w = ArticleWriter(tmp_path)
+    w.prepare()
+    w.write("2024-03-28-a.md", b"old\n")
+
+    def interrupted(*args: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, failing, interrupted)
+    with pytest.raises(KeyboardInterrupt):  # not turned into an OutputError
+        w.write("2024-03-28-a.md", b"new\n")
+    monkeypatch.undo()
+    assert list((tmp_path / STAGING).iterdir()) == []
+    assert (tmp_path / "2024-03-28-a.md").read_bytes() == b"old\n"
+
+
 def test_prepare_removes_stale_temp_files_and_checks_writability(tmp_path: Path) -> None:
     import os
     import subprocess
