@@ -426,6 +426,11 @@ def choose_reader_workers(
         sweep[w] = round(m["wall_s"], 3) if m.get("ok") else None
         print(f"  reader workers={w}: {sweep[w]} s for {n} feeds")
     timed = {w: s for w, s in sweep.items() if s is not None}
+    if not timed:
+        raise SystemExit(
+            "reader failed at every worker count (is it installed? pip install -e '.[bench]');"
+            f" its output is under {work}/reader-sweep-*/logs"
+        )
     best = min(timed, key=timed.__getitem__)
     ReaderRunner.workers = best
     return {"chosen": best, "sweep_feeds": n, "sweep_wall_s": sweep}
