@@ -72,6 +72,16 @@ def content_sha256(data: bytes) -> str:
 
 
 @functools.cache
+def _cannot_write(path: str, err: OSError) -> OutputError:
+    return OutputError(f"cannot write {path}: {err.strerror or err}")
+
+
+def _discard(tmp: str) -> None:
+    """Remove a temporary file, if it is still there."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+
+
 def _host_tag() -> str:
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
@@ -273,13 +283,12 @@ class ArticleWriter:
                 try:
                     os.replace(tmp, path)
                 except OSError as err:
-                    error = OutputError(f"cannot write {path}: {err.strerror or err}")
+                    error = _cannot_write(path, err)
                     break
                 renamed += 1
         if error is not None:
             for _, tmp, _ in ready[renamed:]:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+                _discard(tmp)
             raise error
         return [content_sha256(data) for _, data in files]
 
@@ -306,7 +315,7 @@ class ArticleWriter:
         try:
             fd, tmp = self._temp_file()
         except OSError as err:
-            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+            raise _cannot_write(path, err) from err
         try:
             view = memoryview(data)
             while view:
@@ -314,10 +323,9 @@ class ArticleWriter:
             os.fchmod(fd, 0o644)  # before the fsync: the mode is made durable with the data
         except BaseException as err:  # an interrupted write leaves no temporary file either
             os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            _discard(tmp)
             if isinstance(err, OSError):
-                raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+                raise _cannot_write(path, err) from err
             raise
         return fd, tmp, path
 
@@ -327,7 +335,7 @@ class ArticleWriter:
         try:
             os.fsync(fd)
         except OSError as err:
-            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+            raise _cannot_write(path, err) from err
         finally:
             os.close(fd)
 
@@ -354,10 +362,9 @@ class ArticleWriter:
             self._sync_and_close(staged)
             os.replace(tmp, path)
         except BaseException as err:  # an interrupted write leaves no temporary file either
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            _discard(tmp)
             if isinstance(err, OSError):  # the rename's; _sync_and_close raises OutputError
-                raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
+                raise _cannot_write(path, err) from err
             raise
         return content_sha256(data)
 
