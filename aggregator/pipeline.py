@@ -244,6 +244,22 @@ def alternative(article: Article, site: SiteSettings) -> Article:
     )
 
 
+def new_entry(
+    article: Article, site: SiteSettings, upstream_hash: str, status: EntryStatus
+) -> NewEntry:
+    """What the store is given for a new article: it and its file name, with the
+    hash-suffixed alternative taken when another entry holds that name."""
+    alt = alternative(article, site)
+    return NewEntry(
+        article=article,
+        file_name=file_name(article),
+        alt_article=alt,
+        alt_file_name=file_name(alt),
+        content_hash=upstream_hash,
+        status=status,
+    )
+
+
 class Pipeline:
     """One configured ingester: build it once (``wiring.open_pipeline``), run passes."""
 
@@ -562,7 +578,7 @@ class Pipeline:
             else await asyncio.gather(*(self._with_page_image(a, source, now) for a in fresh))
         )
         new_entries = [
-            self._new_entry(a, content_hash(orig), status)
+            new_entry(a, self.settings.site, content_hash(orig), status)
             for a, orig in zip(ready, fresh, strict=True)
         ]
         inserted = await self._db(
@@ -710,17 +726,6 @@ class Pipeline:
         image = find_page_image(page.body, page.final_url) if page.status is FetchStatus.OK else ""
         await self._db(self.store.cache_page_image, url, image, now=now)
         return image
-
-    def _new_entry(self, article: Article, upstream_hash: str, status: EntryStatus) -> NewEntry:
-        alt = alternative(article, self.settings.site)
-        return NewEntry(
-            article=article,
-            file_name=file_name(article),
-            alt_article=alt,
-            alt_file_name=file_name(alt),
-            content_hash=upstream_hash,
-            status=status,
-        )
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -940,6 +945,7 @@ __all__ = [
     "RunResult",
     "content_hash",
     "extraction_context",
+    "new_entry",
     "parse_and_extract",
     "plan_updates",
     "utcnow",

@@ -38,13 +38,12 @@ from aggregator.locales import load_labels
 from aggregator.model import EntryStatus, FeedConfig, SiteSettings
 from aggregator.pipeline import (
     STORE_THREADS,
-    alternative,
     content_hash,
     extraction_context,
+    new_entry,
     parse_and_extract,
 )
 from aggregator.store import NewEntry, Store
-from aggregator.write import file_name
 from bench.feeds import generate, render
 
 HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
@@ -68,20 +67,9 @@ def new_entries(feeds: int) -> tuple[list[FeedConfig], list[list[NewEntry]]]:
             render(spec, 0), sources[i].url, HEADERS, sources[i], site, labels, (), NOW,
             frozenset(), context,
         )  # fmt: skip
-        entries = []
-        for article in extracted.articles:
-            alt = alternative(article, site)
-            entries.append(
-                NewEntry(
-                    article=article,
-                    file_name=file_name(article),
-                    alt_article=alt,
-                    alt_file_name=file_name(alt),
-                    content_hash=content_hash(article),
-                    status=EntryStatus.PENDING,
-                )
-            )
-        per_feed.append(entries)
+        per_feed.append(
+            [new_entry(a, site, content_hash(a), EntryStatus.PENDING) for a in extracted.articles]
+        )
     return sources, per_feed
 
 
