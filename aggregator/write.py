@@ -71,7 +71,6 @@ def content_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@functools.cache
 def _cannot_write(path: str, err: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {err.strerror or err}")
 
@@ -82,6 +81,7 @@ def _discard(tmp: str) -> None:
         os.unlink(tmp)
 
 
+@functools.cache
 def _host_tag() -> str:
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
