@@ -443,3 +443,29 @@ def test_a_batch_keeps_at_most_a_chunk_of_descriptors_open(
     assert open_now == 0
     assert write.WRITE_CHUNK // 2 < most <= write.WRITE_CHUNK
     w.close()
+
+
+def test_host_tag_is_computed_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every temporary file's name holds the host tag: hashing the host name again for
+    # each one is a cost of the write path (07fadfd put the cache back where it belongs).
+    first = write.temp_prefix()
+    calls: list[int] = []
+
+    def counted() -> str:
+        calls.append(1)
+        return "another-host"
+
+    monkeypatch.setattr(write.socket, "gethostname", counted)
+    assert [write.temp_prefix() for _ in range(3)] == [first] * 3
+    assert calls == []
+
+
+def test_each_write_error_is_a_new_exception() -> None:
+    # A memoized error helper would hand out one exception object for equal arguments
+    # and keep every error (and its OSError) alive for the life of the process.
+    err = OSError(28, "No space left on device")
+    a = write._cannot_write("/x/a.md", err)
+    b = write._cannot_write("/x/a.md", err)
+    assert a is not b
+    assert isinstance(a, OutputError)
+    assert str(a) == "cannot write /x/a.md: No space left on device"
