@@ -302,8 +302,141 @@ def _text_in_one_piece() -> None:
     feedparser.api.PREFERRED_XML_PARSERS = ["aggregator.sax"]
 
 
+#: Element names remembered by ``_remembered_element_names`` (each of start and end tags).
+_REMEMBERED_NAMES = 1024
+#: Longest namespace URI and local name together whose element name is remembered.
+_REMEMBERED_NAME_CHARS = 512
+
+
+def _start_name(namespace: Any, localname: Any, matched: Mapping[str, str]) -> str | None:
+    """The name feedparser's ``startElementNS`` gives ``unknown_starttag`` for an element
+    expat reports without a qualified name, or None where that name depends on the
+    document (a namespace feedparser does not know: then it looks for the namespace's
+    prefix among those declared so far) or where the method does more than name it
+    (MathML and SVG roots, which get an ``xmlns`` attribute). The same steps in the same
+    order as the method's own."""
+    lowernamespace = str(namespace or "").lower()
+    if lowernamespace.find("backend.userland.com/rss") != -1:
+        namespace = "http://backend.userland.com/rss"
+        lowernamespace = namespace
+    prefix = matched.get(lowernamespace)
+    local = str(localname).lower()
+    if local in ("math", "svg"):
+        return None
+    if prefix:
+        local = prefix.lower() + ":" + local
+    elif namespace and prefix is None:
+        return None
+    # A known namespace whose prefix is "" (RSS 1.0, Atom, ...) is never found among the
+    # declared ones under a prefix: feedparser files every known namespace under its own
+    # prefix (``track_namespace``), so the method's search finds nothing and the name
+    # stays as it is (tests/extract/test_element_names.py).
+    return local
+
+
+def _end_name(namespace: Any, localname: Any, matched: Mapping[str, str]) -> str | None:
+    """The name feedparser's ``endElementNS`` gives ``unknown_endtag``, as ``_start_name``
+    (None where it depends on the document)."""
+    lowernamespace = str(namespace or "").lower()
+    prefix = matched.get(lowernamespace, "")
+    if prefix:
+        localname = prefix + ":" + localname
+    elif namespace and lowernamespace not in matched:
+        return None
+    return str(localname).lower()
+
+
+def _remembered_element_names() -> None:
+    """Name each element for feedparser from memory, not anew at each tag.
+
+    For every start and end tag, feedparser's strict parser (``startElementNS``,
+    ``endElementNS`` in ``feedparser.parsers.strict``) turns expat's namespace and local
+    name into its own element name (``content:encoded``, ``title``): it lowers the
+    namespace, looks it up among the namespaces it knows, lowers the name, and so on,
+    about 5 µs a tag and 24 tags an entry of a bench feed. For an element of a namespace
+    it knows (or of none), the name depends on those two strings only
+    (``_start_name``, ``_end_name``); such names are remembered (up to
+    ``_REMEMBERED_NAMES`` of each kind, names of up to ``_REMEMBERED_NAME_CHARS``), and the
+    rest of each method (its declarations and attributes) is done as the method does it.
+    Any other element, a qualified name (expat gives none) or a subclass's instance goes
+    to feedparser's own method. Done only while the methods are feedparser's own and the
+    known namespaces are the class's shared table; shown equal on the whole corpus
+    (``tests/extract/test_element_names.py``).
+    """
+    strict = feedparser.api.StrictFeedParser
+    start, end = strict.startElementNS, strict.endElementNS
+    if not all(
+        getattr(f, "__qualname__", "") == f"_StrictFeedParser.{name}"
+        and getattr(f, "__module__", None) == "feedparser.parsers.strict"
+        for f, name in ((start, "startElementNS"), (end, "endElementNS"))
+    ):
+        return
+    matched = strict._matchnamespaces
+    if type(matched) is not dict:
+        return
+    starts: dict[Any, str | None] = {}
+    ends: dict[Any, str | None] = {}
+    missing = object()
+
+    def remembered(
+        names: dict[Any, str | None],
+        name: Any,
+        compute: Any,
+    ) -> str | None:
+        found = names.get(name, missing)
+        if found is not missing:
+            return found  # type: ignore[return-value]
+        if type(name) is not tuple or len(name) != 2:
+            return None
+        namespace, localname = name
+        if type(localname) is not str or not (namespace is None or type(namespace) is str):
+            return None
+        result = compute(namespace, localname, matched)
+        if (
+            len(names) < _REMEMBERED_NAMES
+            and len(localname) + len(namespace or "") <= _REMEMBERED_NAME_CHARS
+        ):
+            names[name] = result
+        return result  # type: ignore[no-any-return]
+
+    def startElementNS(self: Any, name: Any, qname: Any, attrs: Any) -> None:
+        local = None
+        if qname is None and type(self) is strict and self._matchnamespaces is matched:
+            local = remembered(starts, name, _start_name)
+        if local is None:
+            start(self, name, qname, attrs)
+            return
+        attrs_d, self.decls = self.decls, {}
+        if attrs:
+            # The rest of feedparser's method, as it is there.
+            for (namespace, attrlocalname), attrvalue in attrs.items():
+                prefix = matched.get((namespace or "").lower(), "")
+                attrname = prefix + ":" + attrlocalname if prefix else attrlocalname
+                attrs_d[str(attrname).lower()] = attrvalue
+            for attrqname in attrs.getQNames():
+                attrs_d[str(attrqname).lower()] = attrs.getValueByQName(attrqname)
+        self.unknown_starttag(local, list(attrs_d.items()))
+
+    def endElementNS(self: Any, name: Any, qname: Any) -> None:
+        local = None
+        if qname is None and type(self) is strict and self._matchnamespaces is matched:
+            local = remembered(ends, name, _end_name)
+        if local is None:
+            end(self, name, qname)
+            return
+        self.unknown_endtag(local)
+
+    startElementNS.original = start  # type: ignore[attr-defined]
+    endElementNS.original = end  # type: ignore[attr-defined]
+    startElementNS.names = starts  # type: ignore[attr-defined]
+    endElementNS.names = ends  # type: ignore[attr-defined]
+    strict.startElementNS = startElementNS
+    strict.endElementNS = endElementNS
+
+
 _direct_dict_lookups()
 _direct_deep_copies()
+_remembered_element_names()
 _quick_windows_1252_fixes()
 _text_in_one_piece()
 
