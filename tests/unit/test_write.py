@@ -3,6 +3,8 @@ from __future__ import annotations
 import itertools
 import os
 import stat
+import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -469,3 +471,48 @@ def test_each_write_error_is_a_new_exception() -> None:
     assert a is not b
     assert isinstance(a, OutputError)
     assert str(a) == "cannot write /x/a.md: No space left on device"
+
+
+def test_a_batch_is_staged_on_the_calling_thread_and_synced_on_the_write_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating and writing a small file does not wait for the disk, so a batch's files
+    are staged by the thread that writes the batch (no hand-off to a write thread and back
+    for each); only the fsyncs, which do wait, run on the write threads, several at once."""
+    w = ArticleWriter(tmp_path)
+    w.prepare()
+    threads: dict[str, set[int]] = {"written": set(), "fsync": set()}
+    real_fsync, real_fchmod = os.fsync, os.fchmod
+    in_flight, most = 0, 0
+    lock = threading.Lock()
+
+    def fchmod(fd: int, mode: int) -> None:
+        threads["written"].add(threading.get_ident())
+        real_fchmod(fd, mode)
+
+    def fsync(fd: int) -> None:
+        nonlocal in_flight, most
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            real_fsync(fd)
+            return
+        threads["fsync"].add(threading.get_ident())
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        time.sleep(0.01)  # a disk that takes its time: the fsyncs overlap
+        real_fsync(fd)
+        with lock:
+            in_flight -= 1
+
+    monkeypatch.setattr(os, "fchmod", fchmod)
+    monkeypatch.setattr(os, "fsync", fsync)
+    files = [(f"2024-03-28-f{i}.md", f"file {i}\n".encode()) for i in range(35)]
+    w.write_many(files)
+    monkeypatch.undo()
+    w.close()
+    assert threads["written"] == {threading.get_ident()}
+    assert threading.get_ident() not in threads["fsync"]
+    assert most > 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != STAGING) == sorted(
+        name for name, _ in files
+    )
