@@ -456,6 +456,7 @@ def parse_feed(
     max_entries: int | None = None,
     known_items: frozenset[bytes] | None = None,
     context: bytes = b"",
+    categories: bool = True,
 ) -> ParsedFeed:
     """Parse one fetched document.
 
@@ -471,6 +472,10 @@ def parse_feed(
     ``skipped_items`` says how many were known. When the document cannot be cut safely,
     or the cut one does not parse to exactly the items kept, the whole document is
     parsed and nothing is skipped.
+
+    With ``categories=False`` (no rule reads them), every entry's ``categories`` is empty,
+    and the new items' ``<category>`` elements may be left out of what feedparser reads
+    (unread.py); mix the choice into ``context``, as the pipeline does with its rules.
     """
     if not body.strip():
         raise ParseError(url, ErrorClass.PARSE, "empty body")
@@ -487,7 +492,7 @@ def parse_feed(
     if scan is None:
         if max_entries is not None:
             body = _first_entries(body, max_entries)
-        return _parse(body, url, response_headers)[0]
+        return _parse(body, url, response_headers, categories)[0]
     kept = scan.items
     beyond = [scan.rest] if scan.rest is not None else []
     known = [span for span in kept if span.key in known_keys]
@@ -497,7 +502,7 @@ def parse_feed(
     # and so are the elements nobody reads (unread.py).
     new = [s for s in kept if s.key not in known_keys]
     hollow = find_sections(body, [(s.start, s.end) for s in new])
-    unread = unread_spans(body, new)
+    unread = unread_spans(body, new, categories=not categories)
     if known or hollow is not None or unread:
         as_read = _encoding_as_read(whole, response_headers)
         if as_read[0].lower() != "utf-8":
@@ -505,10 +510,10 @@ def parse_feed(
             unread = ()  # and only UTF-8 is known to be what expat accepts
         if known or hollow is not None or unread:
             cuts = [(s.start, s.end) for s in (*known, *beyond)] + list(unread)
-            cut = _parse_cut(body, cuts, hollow, as_read, url, response_headers)
+            cut = _parse_cut(body, cuts, hollow, as_read, url, response_headers, categories)
             if cut is not None and len(cut.entries) == len(kept) - len(known):
                 return replace(cut, item_keys=keys, skipped_items=len(known))
-    parsed, strict, _ = _parse(whole, url, response_headers)
+    parsed, strict, _ = _parse(whole, url, response_headers, categories)
     if not strict or len(parsed.entries) != len(kept):
         return parsed  # no keys: next time it is parsed whole again
     return replace(parsed, item_keys=keys)
@@ -531,6 +536,7 @@ def _parse_cut(
     as_read: tuple[str, str],
     url: str,
     response_headers: dict[str, str],
+    categories: bool = True,
 ) -> ParsedFeed | None:
     """``body`` without the ``cuts`` and with ``hollow``'s sections replaced, parsed, if
     feedparser read it as it would have read the whole document (``as_read``: its encoding
@@ -538,7 +544,9 @@ def _parse_cut(
     document is parsed again with its sections in place (an uncut one is the caller's
     whole parse)."""
     try:
-        parsed, strict, encoding = _parse(edited(body, cuts, hollow), url, response_headers)
+        parsed, strict, encoding = _parse(
+            edited(body, cuts, hollow), url, response_headers, categories
+        )
     except ParseError:  # e.g. no version to tell it is a feed once its items are gone
         return None
     # feedparser picks one encoding for the whole document: a byte that is not UTF-8 in an
@@ -549,13 +557,16 @@ def _parse_cut(
         return parsed
     restored = restore(parsed, body, hollow)
     if restored is None and cuts:  # e.g. a description that feedparser reads as text/plain
-        return _parse_cut(body, cuts, None, as_read, url, response_headers)
+        return _parse_cut(body, cuts, None, as_read, url, response_headers, categories)
     return restored
 
 
-def _parse(body: bytes, url: str, response_headers: dict[str, str]) -> tuple[ParsedFeed, bool, str]:
-    """The document parsed, whether feedparser's XML parser read it (not its loose one), and
-    the encoding feedparser read it in.
+def _parse(
+    body: bytes, url: str, response_headers: dict[str, str], categories: bool = True
+) -> tuple[ParsedFeed, bool, str]:
+    """The document parsed (its entries without categories unless asked), whether
+    feedparser's XML parser read it (not its loose one), and the encoding feedparser read
+    it in.
 
     Only a document read strictly is cut into items: the loose parser's view of a
     malformed document may change when a part of it is left out.
@@ -594,7 +605,7 @@ def _parse(body: bytes, url: str, response_headers: dict[str, str]) -> tuple[Par
         sy_update_frequency=_int(feed.get("sy_updatefrequency")),
         skip_hours=skip_hours,
         skip_days=skip_days,
-        entries=tuple(_entry(e, url) for e in entries),
+        entries=tuple(_entry(e, url, categories) for e in entries),
     )
     return parsed, strict, str(result.get("encoding") or "")
 
@@ -650,7 +661,7 @@ def _declares_entities_as_read(body: bytes, response_headers: Mapping[str, str])
     return as_read != body and declares_entities(as_read)
 
 
-def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
+def _entry(e: Mapping[str, Any], feed_url: str, categories: bool = True) -> ParsedEntry:
     title = _text(e.get("title_detail"), e.get("title"))
     summary = _text(e.get("summary_detail"), e.get("summary"))
     content = tuple(_text(c, None) for c in e.get("content") or () if isinstance(c, Mapping))
@@ -692,7 +703,9 @@ def _entry(e: Mapping[str, Any], feed_url: str) -> ParsedEntry:
             _str(t.get("term") or t.get("label")).strip()
             for t in _dicts(e.get("tags"))
             if _str(t.get("term") or t.get("label")).strip()
-        ),
+        )
+        if categories
+        else (),
         base_url=base or feed_url,
     )
 

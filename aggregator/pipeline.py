@@ -162,6 +162,7 @@ def parse_and_extract(
     from aggregator.parse import parse_feed
     from aggregator.render import render_article
 
+    rules = (*global_rules, *source.rules)
     try:
         parsed = parse_feed(
             body,
@@ -170,13 +171,14 @@ def parse_and_extract(
             max_entries=MAX_ENTRIES_PER_FEED,
             known_items=known_items,
             context=context,
+            # The rules are in ``context`` (extraction_context): so is this choice.
+            categories=any("categories" in rule.fields for rule in rules),
         )
     except ParseError as err:
         return Extracted(ParsedFeed(url=url), error=err)
     articles: list[Article] = []
     dated_by_poll: set[str] = set()
     seen: set[str] = set()
-    rules = (*global_rules, *source.rules)
     for entry in parsed.entries[:MAX_ENTRIES_PER_FEED]:
         article = extract_article(entry, parsed, source, site, labels, now=now)
         if article.identity in seen:  # a guid repeated inside one feed: first one wins

@@ -6,7 +6,10 @@ front matter has none), ``<wfw:commentRss>`` and ``<slash:comments>``. Each cost
 feedparser as much as any other element (expat's callback, the SAX layer, its start and
 end handlers): about a sixth of its time on the bench's RSS feeds (docs/performance.md).
 So they are cut from the document before feedparser reads it, where that gives the same
-entries by construction:
+entries by construction. When no rule reads the entries' categories (``parse_feed``'s
+``categories=False``), ``<category>`` is one more (a WordPress item has one for each of
+its categories and tags): feedparser's handlers of it touch nothing but the entry's
+``tags``, which the entries then leave out whether or not their elements were cut. Where:
 
 - only in an RSS 2.0 item (its parents are ``rss`` and ``channel``: no ancestor can make
   feedparser read it as anything but an entry), and only a direct child of the item (in a
@@ -18,9 +21,10 @@ entries by construction:
   start tag cleared them, and a child that sets one clears it at its end;
 - only a bare start tag (no attribute: no ``xml:base``, ``xml:lang`` or namespace
   declaration), holding text without markup or entity (``[^<&]``) or one CDATA section;
-- only names whose meaning is certain: ``comments`` when the document declares no default
-  namespace; a prefix only where the root element binds it to the element's namespace and
-  nothing else in the document binds it (so no inner declaration can give it another);
+- only names whose meaning is certain: ``comments`` (and ``category``) when the document
+  declares no default namespace; a prefix only where the root element binds it to the
+  element's namespace and nothing else in the document binds it (so no inner declaration
+  can give it another);
 - only bytes expat would accept: the caller cuts only a document feedparser reads as UTF-8
   (``parse._parse_cut`` also requires the cut one to be read strictly, in the same
   encoding), and the cut text holds no character XML forbids, so a document that was not
@@ -51,6 +55,8 @@ NAMESPACES: dict[bytes, bytes] = {
 }
 #: The unread element without a prefix (RSS 2.0's own ``comments``).
 UNPREFIXED = b"comments"
+#: RSS 2.0's own ``category``, unread when no rule reads the entries' categories.
+CATEGORY = b"category"
 #: The ancestors of an RSS 2.0 item.
 RSS_ITEM_PARENTS = (b"rss", b"channel")
 
@@ -92,8 +98,9 @@ def _children_then_unread(names: frozenset[bytes]) -> re.Pattern[bytes]:
     return re.compile(rb"(?:[^<]++|%s|%s|%s)*+(?P<el>%s)" % (COMMENT, PI, child, element))
 
 
-def unread_names(body: bytes) -> frozenset[bytes]:
-    """The qualified names of the unread elements whose meaning in ``body`` is certain."""
+def unread_names(body: bytes, *, categories: bool = False) -> frozenset[bytes]:
+    """The qualified names of the unread elements whose meaning in ``body`` is certain
+    (with ``categories``, ``category`` among them)."""
     root = _ROOT_RE.search(body)
     if root is None:
         return frozenset()
@@ -103,6 +110,8 @@ def unread_names(body: bytes) -> frozenset[bytes]:
     names: set[bytes] = set()
     if None not in declared:
         names.add(UNPREFIXED)
+        if categories:
+            names.add(CATEGORY)
     for binding in _DECLARATION_RE.finditer(root[0]):
         prefix = binding[1]
         uri = binding[2] if binding[2] is not None else binding[3]
@@ -112,12 +121,15 @@ def unread_names(body: bytes) -> frozenset[bytes]:
     return frozenset(names)
 
 
-def unread_spans(body: bytes, items: Sequence[ItemSpan]) -> tuple[tuple[int, int], ...]:
-    """The byte spans of the unread elements of ``items`` that can be cut (in order)."""
+def unread_spans(
+    body: bytes, items: Sequence[ItemSpan], *, categories: bool = False
+) -> tuple[tuple[int, int], ...]:
+    """The byte spans of the unread elements of ``items`` that can be cut (in order); with
+    ``categories``, the ``category`` elements are unread too."""
     candidates = [i for i in items if i.parents == RSS_ITEM_PARENTS and i.opened < i.end]
     if not candidates:
         return ()
-    names = unread_names(body)
+    names = unread_names(body, categories=categories)
     if not names:
         return ()
     match = _children_then_unread(names).match

@@ -1,0 +1,232 @@
+"""``<category>`` cut from new items when no rule reads the entries' categories
+(``parse_feed(categories=False)``, aggregator/unread.py): the same entries but for their
+categories, which are then always empty, cut or not; and categories kept whenever a rule
+reads them.
+
+Every comparison is with feedparser reading the whole document itself, its entries'
+categories then blanked.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from aggregator import unread
+from aggregator.itemscan import scan_items
+from aggregator.locales import load_labels
+from aggregator.model import FeedConfig, ParsedFeed, Rule, SiteSettings
+from aggregator.parse import parse_feed
+from aggregator.pipeline import extraction_context, parse_and_extract
+from tests.extract.conftest import DATA
+from tests.extract.test_corpus import _files
+from tests.extract.test_hollow import URL
+from tests.extract.test_known_items import feed_fields
+from tests.extract.test_unread import (
+    CHILDREN,
+    NAMESPACES,
+    TEXTS,
+    UNREAD,
+    WORDPRESS_CHILDREN,
+    cut,  # noqa: F401 (a fixture)
+    item,
+    rss,
+)
+
+CATEGORIES = b"<category><![CDATA[Venous]]></category><category>Oncology</category>"
+
+
+def spans(body: bytes, *, categories: bool) -> list[bytes]:
+    scan = scan_items(body)
+    assert scan is not None
+    return [body[s:e] for s, e in unread.unread_spans(body, scan.items, categories=categories)]
+
+
+def blanked(feed: ParsedFeed) -> tuple[object, ...]:
+    return tuple(replace(e, categories=()) for e in feed.entries)
+
+
+def without_categories_equals_plain(
+    body: bytes, headers: dict[str, str] | None = None
+) -> ParsedFeed:
+    """The keyed parse without categories reads as feedparser reads the whole document,
+    but for the categories, which it leaves empty; the plain parse without them too."""
+    whole = parse_feed(body, url=URL, headers=headers)
+    keyed = parse_feed(body, url=URL, headers=headers, known_items=frozenset(), categories=False)
+    assert keyed.entries == blanked(whole)
+    assert feed_fields(keyed) == feed_fields(whole)
+    plain = parse_feed(body, url=URL, headers=headers, categories=False)
+    assert plain.entries == blanked(whole)
+    return keyed
+
+
+def test_categories_are_cut_only_when_nobody_reads_them(cut: list[int]) -> None:  # noqa: F811
+    body = rss(item(1, CATEGORIES + WORDPRESS_CHILDREN), item(2, CATEGORIES))
+    assert spans(body, categories=False) == [
+        b"<comments>https://example.com/p/#respond</comments>",
+        b"<dc:creator><![CDATA[Jane Doe]]></dc:creator>",
+        b"<wfw:commentRss>https://example.com/p/feed/</wfw:commentRss>",
+        b"<slash:comments>3</slash:comments>",
+    ]
+    assert spans(body, categories=True) == [
+        b"<category><![CDATA[Venous]]></category>",
+        b"<category>Oncology</category>",
+        *spans(body, categories=False)[:4],
+        b"<category><![CDATA[Venous]]></category>",
+        b"<category>Oncology</category>",
+    ]
+    whole = parse_feed(body, url=URL)
+    assert [e.categories for e in whole.entries] == [("Venous", "Oncology")] * 2
+    read = parse_feed(body, url=URL, known_items=frozenset())
+    assert read.entries == whole.entries  # categories read: only the four are cut
+    assert cut == [4]
+    keyed = without_categories_equals_plain(body)
+    assert cut[1:2] == [8]
+    assert [e.categories for e in keyed.entries] == [(), ()]
+    assert [e.link for e in keyed.entries] == ["https://example.com/1", "https://example.com/2"]
+
+
+def test_the_interventional_news_feed_reads_the_same_without_categories(
+    cut: list[int],  # noqa: F811
+) -> None:
+    body = (DATA / "interventional_news.xml").read_bytes()
+    without_categories_equals_plain(body)
+    assert cut[0] == body.count(b"<dc:creator>") + body.count(b"<category>")
+
+
+@pytest.mark.parametrize(
+    ("inner", "why"),
+    [
+        (b'<category domain="https://example.com/c">c</category>', "an attribute"),
+        (b"<category>a &amp; b</category>", "an entity"),
+        (b"<category>a<b/>c</category>", "a child element"),
+        (b"<source url='u'><category>c</category></source>", "inside a child"),
+    ],
+)
+def test_a_category_that_cannot_be_shown_unread_is_not_cut_and_still_left_out(
+    inner: bytes, why: str
+) -> None:
+    body = rss(item(1, inner))
+    assert spans(body, categories=True) == [], why
+    without_categories_equals_plain(body)
+
+
+def test_no_category_is_cut_under_a_default_namespace() -> None:
+    body = rss(item(1, CATEGORIES), root=NAMESPACES + b' xmlns="urn:x"')
+    assert spans(body, categories=True) == []
+
+
+def test_an_atom_entrys_categories_are_left_out_too() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>T</title><id>urn:f</id><updated>2024-03-28T00:00:00Z</updated>"
+        b"<entry><title>E</title><id>urn:e</id><link href='https://example.com/e'/>"
+        b'<updated>2024-03-28T00:00:00Z</updated><category term="Venous"/></entry></feed>'
+    )
+    assert parse_feed(body, url=URL).entries[0].categories == ("Venous",)
+    assert without_categories_equals_plain(body).entries[0].categories == ()
+
+
+def test_generated_items_read_the_same_without_categories(cut: list[int]) -> None:  # noqa: F811
+    """Items of random children (categories among them), unread elements in random forms
+    and places, categories in every text form."""
+    rng = random.Random(11)
+    root = NAMESPACES + b' xmlns:media="http://search.yahoo.com/mrss/"'
+    for _ in range(150):
+        items = []
+        for n in range(rng.randint(1, 4)):
+            parts = rng.sample(CHILDREN, rng.randint(0, 6))
+            for name in rng.sample([*UNREAD, b"category", b"category"], rng.randint(0, 6)):
+                element = b"<%s>%s</%s>" % (name, rng.choice(TEXTS), name)
+                parts.insert(rng.randint(0, len(parts)), element)
+            items.append(item(n, b"".join(parts)))
+        without_categories_equals_plain(rss(*items, root=root))
+    assert sum(cut) > 600, sum(cut)  # 741 when written
+
+
+def test_every_corpus_document_reads_the_same_without_categories(
+    cut: list[int],  # noqa: F811
+) -> None:
+    """The corpus differential of test_unread, each item given categories too: whatever
+    the document, the keyed parse without categories reads as feedparser reads it whole,
+    but for the categories."""
+    files = _files()
+    if not files:
+        pytest.skip("feed corpus not found (set AGGREGATOR_CORPUS)")
+    problems = []
+    used = 0
+    for n, path in enumerate(files):
+        body = path.read_bytes()
+        body = re.sub(rb"<rss\b", b"<rss" + NAMESPACES, body, count=1)
+        scan = scan_items(body, context=URL.encode() + b"\0")
+        if scan is None or not scan.items:
+            continue
+        text = TEXTS[n % len(TEXTS)]
+        given_parts, pos = [], 0
+        for span in scan.items:
+            if span.opened >= span.end:
+                continue
+            given_parts += [body[pos : span.opened]]
+            given_parts += [b"<category>%s</category>" % text, CATEGORIES]
+            given_parts += [b"<%s>%s</%s>" % (name, text, name) for name in UNREAD]
+            pos = span.opened
+        given = b"".join([*given_parts, body[pos:]])
+        headers = {"content-type": "application/rss+xml; charset=utf-8"} if n % 3 else None
+        cut.clear()
+        try:
+            without_categories_equals_plain(given, headers=headers)
+        except AssertionError as err:
+            problems.append(f"{path.name} with {text!r}: {str(err)[:300]}")
+        except Exception as err:  # a ParseError: both parses must refuse it alike
+            try:
+                parse_feed(given, url=URL, headers=headers)
+            except type(err):
+                continue
+            problems.append(f"{path.name} with {text!r}: only the cut parse failed: {err!r}")
+        used += bool(cut and cut[0])
+    assert not problems, "\n".join(problems[:20])
+    assert used > 120, used  # 150 when written
+
+
+SITE = SiteSettings()
+LABELS = load_labels("fr")
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+
+
+def extract(body: bytes, rules: tuple[Rule, ...]) -> list[str]:
+    source = FeedConfig(name="F", url=URL)
+    context = extraction_context(source, SITE, LABELS, rules)
+    done = parse_and_extract(
+        body, URL, HEADERS, source, SITE, LABELS, rules, NOW, frozenset(), context
+    )
+    assert done.error is None
+    return [a.source_url for a in done.articles]
+
+
+@pytest.mark.parametrize(
+    ("rules", "kept"),
+    [
+        ((), ["https://example.com/1", "https://example.com/2"]),
+        ((Rule("exclude", "venous"),), ["https://example.com/2"]),  # default fields
+        ((Rule("exclude", "venous", fields=("categories",)),), ["https://example.com/2"]),
+        ((Rule("include", "oncology", fields=("categories",)),), ["https://example.com/1"]),
+        (
+            (Rule("exclude", "venous", fields=("title",)),),
+            ["https://example.com/1", "https://example.com/2"],
+        ),
+    ],
+)
+def test_a_rule_on_categories_still_reads_them(
+    rules: tuple[Rule, ...],
+    kept: list[str],
+    cut: list[int],  # noqa: F811
+) -> None:
+    body = rss(item(1, CATEGORIES + WORDPRESS_CHILDREN), item(2, WORDPRESS_CHILDREN))
+    assert extract(body, rules) == kept
+    reads_categories = any("categories" in r.fields for r in rules)
+    assert cut == [8 if reads_categories else 10]
