@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -264,6 +265,50 @@ def test_generated_items_read_the_same(cut: list[int]) -> None:
     assert sum(cut) > 350, sum(cut)  # 457 when written
 
 
+def items_given(body: bytes, children: list[bytes]) -> bytes | None:
+    """``body`` with ``children`` at the start of each of its items (the prefixes of
+    NAMESPACES bound on its root when it is ``<rss``); None when it has no item."""
+    body = re.sub(rb"<rss\b", b"<rss" + NAMESPACES, body, count=1)
+    scan = scan_items(body, context=URL.encode() + b"\0")
+    if scan is None or not scan.items:
+        return None
+    parts, pos = [], 0
+    for span in scan.items:
+        if span.opened >= span.end:
+            continue
+        parts += [body[pos : span.opened], *children]
+        pos = span.opened
+    return b"".join([*parts, body[pos:]])
+
+
+def corpus_differential(
+    cut: list[int],
+    children: Callable[[bytes], list[bytes]],
+    check: Callable[..., object],
+) -> tuple[list[str], int]:
+    """``check(document, headers=...)`` on every corpus document whose items were given
+    ``children(text)``, a text of TEXTS in turn: (the failures, how many documents had
+    spans cut by their first keyed parse, which knows no item)."""
+    files = _files()
+    if not files:
+        pytest.skip("feed corpus not found (set AGGREGATOR_CORPUS)")
+    problems = []
+    used = 0
+    for n, path in enumerate(files):
+        text = TEXTS[n % len(TEXTS)]
+        given = items_given(path.read_bytes(), children(text))
+        if given is None:
+            continue
+        headers = {"content-type": "application/rss+xml; charset=utf-8"} if n % 3 else None
+        cut.clear()
+        try:
+            check(given, headers=headers)
+        except AssertionError as err:
+            problems.append(f"{path.name} with {text!r}: {str(err)[:300]}")
+        used += bool(cut and cut[0])
+    return problems, used
+
+
 def test_every_corpus_document_reads_the_same_with_unread_elements_cut(cut: list[int]) -> None:
     """The corpus differential of test_known_items, on documents given unread elements.
 
@@ -272,34 +317,9 @@ def test_every_corpus_document_reads_the_same_with_unread_elements_cut(cut: list
     ``<rss``, whatever else it declares), each with a text of TEXTS in turn. Whatever the
     document, the keyed parse must read as feedparser reads it whole.
     """
-    files = _files()
-    if not files:
-        pytest.skip("feed corpus not found (set AGGREGATOR_CORPUS)")
-    problems = []
-    used = 0
-    for n, path in enumerate(files):
-        body = path.read_bytes()
-        body = re.sub(rb"<rss\b", b"<rss" + NAMESPACES, body, count=1)
-        scan = scan_items(body, context=URL.encode() + b"\0")
-        if scan is None or not scan.items:
-            continue
-        text = TEXTS[n % len(TEXTS)]
-        given_parts, pos = [], 0
-        for span in scan.items:
-            if span.opened >= span.end:
-                continue
-            given_parts += [body[pos : span.opened]]
-            given_parts += [b"<%s>%s</%s>" % (name, text, name) for name in UNREAD]
-            pos = span.opened
-        given = b"".join([*given_parts, body[pos:]])
-        headers = {"content-type": "application/rss+xml; charset=utf-8"} if n % 3 else None
-        cut.clear()
-        try:
-            check_document(given, headers=headers)
-        except AssertionError as err:
-            problems.append(f"{path.name} with {text!r}: {str(err)[:300]}")
-        # check_document's first keyed parse knows no item: any span it cut was unread.
-        used += bool(cut and cut[0])
+    problems, used = corpus_differential(
+        cut, lambda text: [b"<%s>%s</%s>" % (u, text, u) for u in UNREAD], check_document
+    )
     assert not problems, "\n".join(problems[:20])
     # Many documents (RSS 2.0, UTF-8, well-formed) had elements cut: 150 when written.
     assert used > 120, used

@@ -10,20 +10,19 @@ categories then blanked.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from aggregator import unread
+from aggregator.errors import ParseError
 from aggregator.itemscan import scan_items
 from aggregator.locales import load_labels
 from aggregator.model import FeedConfig, ParsedFeed, Rule, SiteSettings
 from aggregator.parse import parse_feed
 from aggregator.pipeline import extraction_context, parse_and_extract
 from tests.extract.conftest import DATA
-from tests.extract.test_corpus import _files
 from tests.extract.test_hollow import URL
 from tests.extract.test_known_items import feed_fields
 from tests.extract.test_unread import (
@@ -32,6 +31,7 @@ from tests.extract.test_unread import (
     TEXTS,
     UNREAD,
     WORDPRESS_CHILDREN,
+    corpus_differential,
     cut,  # noqa: F401 (a fixture)
     item,
     rss,
@@ -62,6 +62,18 @@ def without_categories_equals_plain(
     plain = parse_feed(body, url=URL, headers=headers, categories=False)
     assert plain.entries == blanked(whole)
     return keyed
+
+
+def reads_alike(body: bytes, headers: dict[str, str] | None = None) -> None:
+    """``without_categories_equals_plain``, or both parses refuse a document that is not a
+    feed."""
+    try:
+        parse_feed(body, url=URL, headers=headers)
+    except ParseError:
+        with pytest.raises(ParseError):
+            parse_feed(body, url=URL, headers=headers, known_items=frozenset(), categories=False)
+        return
+    without_categories_equals_plain(body, headers)
 
 
 def test_categories_are_cut_only_when_nobody_reads_them(cut: list[int]) -> None:  # noqa: F811
@@ -154,40 +166,11 @@ def test_every_corpus_document_reads_the_same_without_categories(
     """The corpus differential of test_unread, each item given categories too: whatever
     the document, the keyed parse without categories reads as feedparser reads it whole,
     but for the categories."""
-    files = _files()
-    if not files:
-        pytest.skip("feed corpus not found (set AGGREGATOR_CORPUS)")
-    problems = []
-    used = 0
-    for n, path in enumerate(files):
-        body = path.read_bytes()
-        body = re.sub(rb"<rss\b", b"<rss" + NAMESPACES, body, count=1)
-        scan = scan_items(body, context=URL.encode() + b"\0")
-        if scan is None or not scan.items:
-            continue
-        text = TEXTS[n % len(TEXTS)]
-        given_parts, pos = [], 0
-        for span in scan.items:
-            if span.opened >= span.end:
-                continue
-            given_parts += [body[pos : span.opened]]
-            given_parts += [b"<category>%s</category>" % text, CATEGORIES]
-            given_parts += [b"<%s>%s</%s>" % (name, text, name) for name in UNREAD]
-            pos = span.opened
-        given = b"".join([*given_parts, body[pos:]])
-        headers = {"content-type": "application/rss+xml; charset=utf-8"} if n % 3 else None
-        cut.clear()
-        try:
-            without_categories_equals_plain(given, headers=headers)
-        except AssertionError as err:
-            problems.append(f"{path.name} with {text!r}: {str(err)[:300]}")
-        except Exception as err:  # a ParseError: both parses must refuse it alike
-            try:
-                parse_feed(given, url=URL, headers=headers)
-            except type(err):
-                continue
-            problems.append(f"{path.name} with {text!r}: only the cut parse failed: {err!r}")
-        used += bool(cut and cut[0])
+    problems, used = corpus_differential(
+        cut,
+        lambda text: [CATEGORIES, *(b"<%s>%s</%s>" % (u, text, u) for u in (b"category", *UNREAD))],
+        reads_alike,
+    )
     assert not problems, "\n".join(problems[:20])
     assert used > 120, used  # 150 when written
 
