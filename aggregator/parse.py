@@ -502,7 +502,7 @@ def parse_feed(
     # and so are the elements nobody reads (unread.py).
     new = [s for s in kept if s.key not in known_keys]
     hollow = find_sections(body, [(s.start, s.end) for s in new])
-    unread = unread_spans(body, new, categories=not categories)
+    unread = unread_spans(body, new, categories_unread=not categories)
     if known or hollow is not None or unread:
         as_read = _encoding_as_read(whole, response_headers)
         if as_read[0].lower() != "utf-8":

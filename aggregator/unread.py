@@ -98,9 +98,9 @@ def _children_then_unread(names: frozenset[bytes]) -> re.Pattern[bytes]:
     return re.compile(rb"(?:[^<]++|%s|%s|%s)*+(?P<el>%s)" % (COMMENT, PI, child, element))
 
 
-def unread_names(body: bytes, *, categories: bool = False) -> frozenset[bytes]:
+def unread_names(body: bytes, *, categories_unread: bool = False) -> frozenset[bytes]:
     """The qualified names of the unread elements whose meaning in ``body`` is certain
-    (with ``categories``, ``category`` among them)."""
+    (with ``categories_unread``, ``category`` among them)."""
     root = _ROOT_RE.search(body)
     if root is None:
         return frozenset()
@@ -110,7 +110,7 @@ def unread_names(body: bytes, *, categories: bool = False) -> frozenset[bytes]:
     names: set[bytes] = set()
     if None not in declared:
         names.add(UNPREFIXED)
-        if categories:
+        if categories_unread:
             names.add(CATEGORY)
     for binding in _DECLARATION_RE.finditer(root[0]):
         prefix = binding[1]
@@ -122,14 +122,14 @@ def unread_names(body: bytes, *, categories: bool = False) -> frozenset[bytes]:
 
 
 def unread_spans(
-    body: bytes, items: Sequence[ItemSpan], *, categories: bool = False
+    body: bytes, items: Sequence[ItemSpan], *, categories_unread: bool = False
 ) -> tuple[tuple[int, int], ...]:
     """The byte spans of the unread elements of ``items`` that can be cut (in order); with
-    ``categories``, the ``category`` elements are unread too."""
+    ``categories_unread``, the ``category`` elements too."""
     candidates = [i for i in items if i.parents == RSS_ITEM_PARENTS and i.opened < i.end]
     if not candidates:
         return ()
-    names = unread_names(body, categories=categories)
+    names = unread_names(body, categories_unread=categories_unread)
     if not names:
         return ()
     match = _children_then_unread(names).match

@@ -40,10 +40,11 @@ from tests.extract.test_unread import (
 CATEGORIES = b"<category><![CDATA[Venous]]></category><category>Oncology</category>"
 
 
-def spans(body: bytes, *, categories: bool) -> list[bytes]:
+def spans(body: bytes, *, categories_unread: bool) -> list[bytes]:
     scan = scan_items(body)
     assert scan is not None
-    return [body[s:e] for s, e in unread.unread_spans(body, scan.items, categories=categories)]
+    found = unread.unread_spans(body, scan.items, categories_unread=categories_unread)
+    return [body[s:e] for s, e in found]
 
 
 def blanked(feed: ParsedFeed) -> tuple[object, ...]:
@@ -78,16 +79,16 @@ def reads_alike(body: bytes, headers: dict[str, str] | None = None) -> None:
 
 def test_categories_are_cut_only_when_nobody_reads_them(cut: list[int]) -> None:  # noqa: F811
     body = rss(item(1, CATEGORIES + WORDPRESS_CHILDREN), item(2, CATEGORIES))
-    assert spans(body, categories=False) == [
+    assert spans(body, categories_unread=False) == [
         b"<comments>https://example.com/p/#respond</comments>",
         b"<dc:creator><![CDATA[Jane Doe]]></dc:creator>",
         b"<wfw:commentRss>https://example.com/p/feed/</wfw:commentRss>",
         b"<slash:comments>3</slash:comments>",
     ]
-    assert spans(body, categories=True) == [
+    assert spans(body, categories_unread=True) == [
         b"<category><![CDATA[Venous]]></category>",
         b"<category>Oncology</category>",
-        *spans(body, categories=False)[:4],
+        *spans(body, categories_unread=False)[:4],
         b"<category><![CDATA[Venous]]></category>",
         b"<category>Oncology</category>",
     ]
@@ -123,13 +124,13 @@ def test_a_category_that_cannot_be_shown_unread_is_not_cut_and_still_left_out(
     inner: bytes, why: str
 ) -> None:
     body = rss(item(1, inner))
-    assert spans(body, categories=True) == [], why
+    assert spans(body, categories_unread=True) == [], why
     without_categories_equals_plain(body)
 
 
 def test_no_category_is_cut_under_a_default_namespace() -> None:
     body = rss(item(1, CATEGORIES), root=NAMESPACES + b' xmlns="urn:x"')
-    assert spans(body, categories=True) == []
+    assert spans(body, categories_unread=True) == []
 
 
 def test_an_atom_entrys_categories_are_left_out_too() -> None:
