@@ -9,15 +9,12 @@ categories then blanked.
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from aggregator import unread
 from aggregator.errors import ParseError
-from aggregator.itemscan import scan_items
 from aggregator.locales import load_labels
 from aggregator.model import FeedConfig, ParsedFeed, Rule, SiteSettings
 from aggregator.parse import parse_feed
@@ -26,25 +23,18 @@ from tests.extract.conftest import DATA
 from tests.extract.test_hollow import URL
 from tests.extract.test_known_items import feed_fields
 from tests.extract.test_unread import (
-    CHILDREN,
     NAMESPACES,
-    TEXTS,
     UNREAD,
     WORDPRESS_CHILDREN,
     corpus_differential,
     cut,  # noqa: F401 (a fixture)
+    generated_documents,
     item,
     rss,
+    spans,
 )
 
 CATEGORIES = b"<category><![CDATA[Venous]]></category><category>Oncology</category>"
-
-
-def spans(body: bytes, *, categories_unread: bool) -> list[bytes]:
-    scan = scan_items(body)
-    assert scan is not None
-    found = unread.unread_spans(body, scan.items, categories_unread=categories_unread)
-    return [body[s:e] for s, e in found]
 
 
 def blanked(feed: ParsedFeed) -> tuple[object, ...]:
@@ -147,17 +137,8 @@ def test_an_atom_entrys_categories_are_left_out_too() -> None:
 def test_generated_items_read_the_same_without_categories(cut: list[int]) -> None:  # noqa: F811
     """Items of random children (categories among them), unread elements in random forms
     and places, categories in every text form."""
-    rng = random.Random(11)
-    root = NAMESPACES + b' xmlns:media="http://search.yahoo.com/mrss/"'
-    for _ in range(150):
-        items = []
-        for n in range(rng.randint(1, 4)):
-            parts = rng.sample(CHILDREN, rng.randint(0, 6))
-            for name in rng.sample([*UNREAD, b"category", b"category"], rng.randint(0, 6)):
-                element = b"<%s>%s</%s>" % (name, rng.choice(TEXTS), name)
-                parts.insert(rng.randint(0, len(parts)), element)
-            items.append(item(n, b"".join(parts)))
-        without_categories_equals_plain(rss(*items, root=root))
+    for body in generated_documents(11, [*UNREAD, b"category", b"category"], 6):
+        without_categories_equals_plain(body)
     assert sum(cut) > 600, sum(cut)  # 741 when written
 
 
